@@ -1,0 +1,259 @@
+"""`maqet-tui SUBCOMMAND`: the command-line contract of architecture.md.
+
+Never imports Textual (start-up time), prints one `error: ...` line and exits 1 on any failure, and
+exits 2 on usage errors (argparse's own convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import MaqetError
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home",
+        default=argparse.SUPPRESS,
+        help="data directory (default: $MAQET_TUI_HOME or the XDG data dir)",
+    )
+    p = argparse.ArgumentParser(
+        prog="maqet-tui",
+        parents=[common],
+        description="QEMU VMs on lab hosts: one runner per VM, no daemon.",
+    )
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    def cmd(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help, description=help)
+
+    a = cmd("add", "define a new VM")
+    a.add_argument("name")
+    a.add_argument("--memory", type=int, help="MiB (default 256)")
+    a.add_argument("--cpus", type=int)
+    a.add_argument("--accel", choices=("auto", "kvm", "tcg"))
+    a.add_argument("--machine")
+    a.add_argument("--binary")
+    a.add_argument("--kernel")
+    a.add_argument("--initrd")
+    a.add_argument("--append")
+    a.add_argument("--disk", action="append", dest="disks", default=None)
+    a.add_argument(
+        "--qemu-arg",
+        action="append",
+        dest="qemu_args",
+        default=None,
+        help="extra QEMU argument, e.g. --qemu-arg=-device --qemu-arg=virtio-rng-pci",
+    )
+    for name, help in (("ls", "list VMs"), ("show", "show one VM")):
+        c = cmd(name, help)
+        if name == "show":
+            c.add_argument("name")
+        c.add_argument("--json", action="store_true")
+    s = cmd("start", "start a VM; returns once QMP answers")
+    s.add_argument("name")
+    s.add_argument("--timeout", type=float, default=30.0)
+    s = cmd("stop", "stop a VM: ACPI power-down, then quit, then kill")
+    s.add_argument("name")
+    s.add_argument("--force", action="store_true", help="skip the graceful power-down")
+    s.add_argument("--timeout", type=float, default=30.0)
+    for name in ("pause", "resume"):
+        cmd(name, f"{name} a running VM").add_argument("name")
+    q = cmd("qmp", "run a QMP command and print its return value as JSON")
+    q.add_argument("name")
+    q.add_argument("command")
+    q.add_argument("arguments", nargs="?", help="arguments as a JSON object")
+    lg = cmd("logs", "print a VM's runner log or serial log")
+    lg.add_argument("name")
+    which = lg.add_mutually_exclusive_group()
+    which.add_argument("--serial", action="store_true", help="the guest's serial output")
+    which.add_argument("--runner", action="store_true", help="the runner's log (default)")
+    lg.add_argument("-f", "--follow", action="store_true")
+    r = cmd("rm", "remove a VM definition")
+    r.add_argument("name")
+    r.add_argument("--force", action="store_true", help="stop it first if it runs")
+    return p
+
+
+def _manager(args: argparse.Namespace) -> Any:
+    from .manager import Manager
+
+    return Manager(getattr(args, "home", None))
+
+
+def _uptime(vm: dict[str, Any]) -> str:
+    if not vm.get("started_at") or vm["status"] not in ("running", "paused"):
+        return "-"
+    secs = int(time.time() - vm["started_at"])
+    h, rem = divmod(secs, 3600)
+    return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    keys = (
+        "memory",
+        "cpus",
+        "accel",
+        "machine",
+        "binary",
+        "kernel",
+        "initrd",
+        "append",
+        "disks",
+        "qemu_args",
+    )
+    config = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    vm = _manager(args).add(args.name, config)
+    print(f"added {vm['name']} ({vm['id']})")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    vms = _manager(args).list()
+    if args.json:
+        print(json.dumps(vms, indent=2))
+        return 0
+    rows = [("NAME", "ID", "STATUS", "CPUS", "MEM", "QEMU PID", "UPTIME", "LAST ERROR")]
+    for vm in vms:
+        c = vm["config"]
+        rows.append(
+            (
+                vm["name"],
+                vm["id"],
+                vm["status"],
+                str(c["cpus"]),
+                f"{c['memory']}M",
+                str(vm["qemu_pid"] or "-"),
+                _uptime(vm),
+                vm["last_error"] or "",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    vm = _manager(args).get(args.name)
+    if args.json:
+        print(json.dumps(vm, indent=2))
+        return 0
+    for k in ("name", "id", "status", "last_error", "qemu_pid", "runner_pid", "socket_path"):
+        print(f"{k + ':':13} {vm[k] if vm[k] is not None else '-'}")
+    print(f"{'uptime:':13} {_uptime(vm)}")
+    print("config:")
+    for k, v in vm["config"].items():
+        print(f"  {k + ':':11} {v}")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    vm = _manager(args).start(args.name, timeout=args.timeout)
+    print(f"{vm['name']} is {vm['status']} (qemu pid {vm['qemu_pid']})")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    vm = _manager(args).stop(args.name, force=args.force, timeout=args.timeout)
+    print(f"{vm['name']} is {vm['status']}")
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    vm = _manager(args).pause(args.name)
+    print(f"{vm['name']} is {vm['status']}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    vm = _manager(args).resume(args.name)
+    print(f"{vm['name']} is {vm['status']}")
+    return 0
+
+
+def cmd_qmp(args: argparse.Namespace) -> int:
+    arguments = None
+    if args.arguments:
+        try:
+            arguments = json.loads(args.arguments)
+        except json.JSONDecodeError as exc:
+            raise MaqetError(f"ARGUMENTS_JSON is not valid JSON: {exc.msg}") from None
+        if not isinstance(arguments, dict):
+            raise MaqetError("ARGUMENTS_JSON must be a JSON object")
+    print(json.dumps(_manager(args).qmp(args.name, args.command, arguments), indent=2))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    m = _manager(args)
+    vm = m.get(args.name)
+    path = m.paths.serial_log(vm["id"]) if args.serial else m.paths.runner_log(vm["id"])
+    out = sys.stdout.buffer
+    pos = 0
+    if path.exists():
+        data = path.read_bytes()
+        out.write(data)
+        pos = len(data)
+    out.flush()
+    while args.follow:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < pos:  # rotated
+            pos = 0
+        if size > pos:
+            with open(path, "rb") as f:
+                f.seek(pos)
+                chunk = f.read()
+            out.write(chunk)
+            out.flush()
+            pos += len(chunk)
+        time.sleep(0.2)
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    vm = _manager(args).remove(args.name, force=args.force)
+    print(f"removed {vm['name']}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "add": cmd_add,
+    "ls": cmd_ls,
+    "show": cmd_show,
+    "start": cmd_start,
+    "stop": cmd_stop,
+    "pause": cmd_pause,
+    "resume": cmd_resume,
+    "qmp": cmd_qmp,
+    "logs": cmd_logs,
+    "rm": cmd_rm,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.cmd:
+        _parser().print_usage(sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.cmd](args)
+    except MaqetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # no traceback ever reaches a user
+        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,233 @@
+"""VM definitions: validation, normalisation and the QEMU argv built from them.
+
+Everything here is pure: a definition is checked completely before any process starts or any row is
+written, and the argv is a list (never a shell string) so no value can smuggle in an option or a
+command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ACCELS = ("auto", "kvm", "tcg")
+MAX_MEMORY_MIB = 1024 * 1024
+MAX_CPUS = 256
+MAX_STRING = 4096
+# Options that would take away what the runner must own alone: the monitor, the serial port, the
+# process lifetime and its identity. Users pass anything else through `qemu_args`.
+RESERVED_OPTIONS = frozenset(
+    {
+        "-daemonize",
+        "-qmp",
+        "-qmp-pretty",
+        "-monitor",
+        "-mon",
+        "-serial",
+        "-pidfile",
+        "-name",
+        "-runas",
+        "-chroot",
+        "-incoming",
+    }
+)
+DEFAULTS: dict[str, Any] = {
+    "binary": "qemu-system-x86_64",
+    "machine": "q35",
+    "memory": 256,
+    "cpus": 1,
+    "accel": "auto",
+    "kernel": None,
+    "initrd": None,
+    "append": None,
+    "disks": [],
+    "qemu_args": [],
+}
+
+
+def validate_name(name: object) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(
+            f"invalid VM name {name!r}: use 1-63 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _text(key: str, value: object, *, allow_dash: bool = True) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {type(value).__name__}")
+    if not value or len(value) > MAX_STRING:
+        raise ConfigError(f"{key}: must be 1 to {MAX_STRING} characters")
+    if "\0" in value or "\n" in value:
+        raise ConfigError(f"{key}: must not contain NUL or newline characters")
+    if not allow_dash and value.startswith("-"):
+        raise ConfigError(f"{key}: {value!r} must not start with '-'")
+    return value
+
+
+def _int(key: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        else:
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{key}: {value} is out of range ({lo}..{hi})")
+    return value
+
+
+def _path(key: str, value: object, base: Path | None, check_exists: bool) -> str:
+    text = _text(key, value, allow_dash=False)
+    p = Path(text).expanduser()
+    if not p.is_absolute():
+        p = (base or Path.cwd()) / p
+    p = Path(os.path.normpath(p))
+    if "," in str(p):
+        # QEMU option syntax splits on commas; a path with one would need escaping everywhere.
+        raise ConfigError(f"{key}: path {str(p)!r} must not contain a comma")
+    if check_exists and not p.is_file():
+        raise ConfigError(f"{key}: file {str(p)!r} does not exist")
+    return str(p)
+
+
+@dataclass(frozen=True)
+class VMConfig:
+    """A validated VM definition; `to_dict()` is what the store keeps."""
+
+    binary: str = DEFAULTS["binary"]
+    machine: str = DEFAULTS["machine"]
+    memory: int = DEFAULTS["memory"]
+    cpus: int = DEFAULTS["cpus"]
+    accel: str = DEFAULTS["accel"]
+    kernel: str | None = None
+    initrd: str | None = None
+    append: str | None = None
+    disks: list[str] = field(default_factory=list)
+    qemu_args: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, base: Path | None = None, check_files: bool = True
+    ) -> VMConfig:
+        """Validate a whole definition; the first problem found is raised naming its field.
+
+        `check_files` is off when reading a stored definition at start: a file that vanished since
+        `add` is reported by QEMU itself, with its own message, rather than hidden behind ours.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError("VM definition must be a mapping of keys to values")
+        unknown = sorted(set(data) - set(DEFAULTS))
+        if unknown:
+            raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+        d = {**DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
+        binary = _text("binary", d["binary"], allow_dash=False)
+        if "/" in binary:
+            binary = _path("binary", binary, base, check_files)
+        machine = _text("machine", d["machine"], allow_dash=False)
+        if not re.match(r"^[A-Za-z0-9._-]+$", machine):
+            raise ConfigError(f"machine: invalid machine type {machine!r}")
+        accel = d["accel"]
+        if accel not in ACCELS:
+            raise ConfigError(f"accel: {accel!r} is not one of {', '.join(ACCELS)}")
+        kernel = _path("kernel", d["kernel"], base, check_files) if d["kernel"] else None
+        initrd = _path("initrd", d["initrd"], base, check_files) if d["initrd"] else None
+        if initrd and not kernel:
+            raise ConfigError("initrd: needs a kernel")
+        append = _text("append", d["append"]) if d["append"] else None
+        if append and not kernel:
+            raise ConfigError("append: needs a kernel")
+        disks = d["disks"]
+        if not isinstance(disks, list):
+            raise ConfigError(f"disks: expected a list, got {type(disks).__name__}")
+        disk_paths = [_path(f"disks[{i}]", x, base, check_files) for i, x in enumerate(disks)]
+        qargs = d["qemu_args"]
+        if not isinstance(qargs, list):
+            raise ConfigError(f"qemu_args: expected a list, got {type(qargs).__name__}")
+        qemu_args = [_text(f"qemu_args[{i}]", a) for i, a in enumerate(qargs)]
+        for a in qemu_args:
+            opt = "-" + a.lstrip("-").split("=", 1)[0] if a.startswith("-") else None
+            if opt in RESERVED_OPTIONS:
+                raise ConfigError(f"qemu_args: {a!r} is managed by maqet-tui and cannot be passed")
+        return cls(
+            binary=binary,
+            machine=machine,
+            memory=_int("memory", d["memory"], 16, MAX_MEMORY_MIB),
+            cpus=_int("cpus", d["cpus"], 1, MAX_CPUS),
+            accel=accel,
+            kernel=kernel,
+            initrd=initrd,
+            append=append,
+            disks=disk_paths,
+            qemu_args=qemu_args,
+        )
+
+
+def resolve_accel(accel: str) -> str:
+    """`auto` means KVM where /dev/kvm is usable; MAQET_TUI_ACCEL overrides the guess, not a VM's
+    explicit choice (a VM pinned to tcg stays tcg: KVM hangs Linux guests on some nested hosts)."""
+    if accel != "auto":
+        return accel
+    env = os.environ.get("MAQET_TUI_ACCEL", "").strip().lower()
+    if env in ("kvm", "tcg"):
+        return env
+    return "kvm" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "tcg"
+
+
+def identity_tag(vm_id: str) -> str:
+    """A marker in QEMU's argv that proves a PID really is this VM's QEMU before we signal it."""
+    return f"maqet-{vm_id}"
+
+
+def build_argv(vm_id: str, name: str, cfg: VMConfig, qmp_fd: int, serial_fd: int) -> list[str]:
+    """The QEMU command line: headless, no default devices, monitor and serial on inherited fds.
+
+    The monitor and the serial port are connected sockets created by the runner (socketpairs), so
+    nothing else can attach to them and there is no connect-polling race at start.
+    """
+    argv = [
+        cfg.binary,
+        "-name",
+        f"{name},process={identity_tag(vm_id)}",
+        "-machine",
+        cfg.machine,
+        "-accel",
+        resolve_accel(cfg.accel),
+        "-m",
+        str(cfg.memory),
+        "-smp",
+        str(cfg.cpus),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-chardev",
+        f"socket,id=maqet-qmp,fd={qmp_fd}",
+        "-mon",
+        "chardev=maqet-qmp,mode=control",
+        "-chardev",
+        f"socket,id=maqet-serial,fd={serial_fd}",
+        "-serial",
+        "chardev:maqet-serial",
+    ]
+    if cfg.kernel:
+        argv += ["-kernel", cfg.kernel]
+    if cfg.initrd:
+        argv += ["-initrd", cfg.initrd]
+    if cfg.append:
+        argv += ["-append", cfg.append]
+    for disk in cfg.disks:
+        fmt = "qcow2" if disk.endswith(".qcow2") else "raw"
+        argv += ["-drive", f"file={disk},format={fmt},if=virtio"]
+    argv += cfg.qemu_args
+    return argv

@@ -1,0 +1,40 @@
+"""The `maqet-tui` console script: the TUI with no subcommand, the CLI otherwise.
+
+Kept separate from the CLI so that a subcommand never even parses the TUI's modules.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def _tui_home(argv: Sequence[str]) -> tuple[bool, str | None]:
+    """(wants the TUI, --home value) — the TUI is asked for when nothing but --home is given."""
+    home = None
+    rest = list(argv)
+    while rest:
+        a = rest.pop(0)
+        if a == "--home" and rest:
+            home = rest.pop(0)
+        elif a.startswith("--home="):
+            home = a.split("=", 1)[1]
+        else:
+            return False, None
+    return True, home
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tui, home = _tui_home(argv)
+    if tui:
+        from .tui.run import run_tui
+
+        return int(run_tui(home))
+    from .cli import main as cli_main
+
+    return int(cli_main(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

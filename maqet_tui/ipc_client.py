@@ -1,0 +1,104 @@
+"""A blocking client for a runner's socket, for the CLI and the manager.
+
+Plain sockets, no asyncio: a CLI call is one short exchange and importing asyncio would cost more
+than the exchange itself. The TUI has its own asyncio client (`ipc_async`).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from . import ipc_protocol as proto
+from .errors import IPCError
+
+
+class IPCClient:
+    """One connection; many requests. Not thread-safe: use one per thread."""
+
+    def __init__(self, path: str | Path, timeout: float = 5.0) -> None:
+        self.path = str(path)
+        self.timeout = timeout
+        self._ids = count(1)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.connect(self.path)
+        except FileNotFoundError:
+            self._sock.close()
+            raise IPCError(f"runner socket {self.path} not found", proto.NOT_RUNNING) from None
+        except ConnectionRefusedError:
+            self._sock.close()
+            raise IPCError(
+                f"runner socket {self.path} is stale (nobody listens)", proto.NOT_RUNNING
+            ) from None
+        except OSError as exc:
+            self._sock.close()
+            raise IPCError(f"cannot connect to {self.path}: {exc.strerror or exc}") from None
+        self._buf = b""
+
+    def __enter__(self) -> IPCClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def send(self, method: str, params: dict[str, Any] | None = None) -> int:
+        req_id = next(self._ids)
+        data = proto.encode({"id": req_id, "method": method, "params": params or {}})
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise IPCError(f"runner at {self.path} went away: {exc.strerror or exc}") from None
+        return req_id
+
+    def read_message(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next line from the runner (a response or, after subscribe, an event)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise IPCError(f"runner at {self.path} did not answer in time", "timeout")
+            self._sock.settimeout(remaining)
+            try:
+                chunk = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                raise IPCError(f"runner at {self.path} went away: {exc}") from None
+            if not chunk:
+                raise IPCError(f"runner at {self.path} closed the connection", "closed")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        msg: dict[str, Any] = json.loads(line)
+        return msg
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
+        req_id = self.send(method, params)
+        while True:
+            msg = self.read_message(timeout)
+            if msg.get("id") != req_id or "event" in msg:
+                continue  # an event interleaved with our answer
+            if "error" in msg:
+                err = msg["error"]
+                text = err.get("message", "error")
+                if err.get("code") == proto.QMP_ERROR and err.get("class"):
+                    text = f"{err['class']}: {text}"
+                raise IPCError(text, err.get("code", "error"))
+            return msg.get("result")
+
+
+def call(
+    path: str | Path, method: str, params: dict[str, Any] | None = None, timeout: float = 5.0
+) -> Any:
+    with IPCClient(path, timeout=timeout) as c:
+        return c.call(method, params, timeout=timeout)

@@ -1,0 +1,49 @@
+"""Runner entry point: `python -m runner --ready-fd N --lock-fd M` with the launch spec on stdin.
+
+Order matters for start-up latency: QEMU is spawned before asyncio, qemu.qmp or peewee are
+imported, so those imports (~100 ms) overlap QEMU's own start instead of adding to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _arg(name: str) -> int:
+    try:
+        return int(sys.argv[sys.argv.index(name) + 1])
+    except (ValueError, IndexError):
+        sys.stderr.write(f"usage: python -m runner --ready-fd N --lock-fd M < spec.json ({name})\n")
+        raise SystemExit(2) from None
+
+
+def main() -> int:
+    ready_fd, lock_fd = _arg("--ready-fd"), _arg("--lock-fd")
+    spec = json.load(sys.stdin)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    # Detach for good: the starter reaps this first process at once, and the runner proper is
+    # re-parented to init, so a long-lived TUI never collects zombie runners.
+    if os.fork() > 0:
+        os._exit(0)
+
+    from .qemu import QemuStartError, spawn_qemu
+
+    try:
+        qemu = spawn_qemu(spec)
+    except QemuStartError as exc:
+        qemu = None
+        early_error: str | None = str(exc)
+    else:
+        early_error = None
+
+    from .service import run
+
+    return run(spec, qemu, early_error, ready_fd=ready_fd, lock_fd=lock_fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,498 @@
+"""The runner's life: claim the VM, bring QEMU's monitor up, serve IPC, follow events, stop, record.
+
+Status rules (architecture.md): pauses and resumes made by anyone show, because they follow QMP
+events; a guest that powers itself off ends `stopped`; a QEMU that dies by signal or error ends
+`crashed` with the reason; an explicit stop ends `stopped` whatever it took (even the final kill).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from maqet_tui import ipc_protocol as proto
+from maqet_tui import store, vmlock
+from maqet_tui.procs import start_time
+
+from .console import Console
+from .ipc_server import Connection, IPCServer, RequestError
+from .qemu import QemuProcess
+from .qmp_link import ExecInterruptedError, ExecuteError, QMPError, QmpLink
+from .store_io import StoreIO
+
+log = logging.getLogger("runner")
+
+STORE_POLL = 0.25  # seconds between "did the store change?" probes (one cheap PRAGMA)
+QMP_TIMEOUT = 60.0
+GREETING_TIMEOUT = 30.0
+STORE_STOP_TIMEOUT = 10.0
+COMMAND_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LIVE = ("running", "paused")
+
+
+class Runner:
+    def __init__(
+        self, spec: dict[str, Any], qemu: QemuProcess | None, ready_fd: int, lock_fd: int
+    ) -> None:
+        self.vm_id: str = spec["vm_id"]
+        self.name: str = spec["name"]
+        self.socket_path = Path(spec["socket_path"])
+        self.lock_path = Path(spec["lock_path"])
+        self.serial_log = Path(spec["serial_log"])
+        self.qemu = qemu
+        self.ready_fd: int | None = ready_fd
+        self.lock_fd = lock_fd
+        self.pid = os.getpid()
+        self.status = "starting"
+        self.last_error: str | None = None
+        self.started_at: float | None = None
+        self.store = StoreIO(Path(spec["db_path"]), self.vm_id)
+        self.ipc = IPCServer(self.socket_path, self.handle)
+        self.qmp = QmpLink(f"maqet-{self.name}")
+        self.console: Console | None = None
+        self.exited = asyncio.Event()
+        self.final = asyncio.Event()
+        self.force_now = asyncio.Event()
+        self.stderr_done = asyncio.Event()
+        self.stderr_tail: deque[str] = deque(maxlen=20)
+        self.exit_rc: int | None = None
+        self.stop_task: asyncio.Task[None] | None = None
+        self.stop_reason: str | None = None
+        self.record_final = True
+        self.shutdown_data: dict[str, Any] | None = None
+        self.ready = False
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # -- views -------------------------------------------------------------------------------
+    def status_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.vm_id,
+            "name": self.name,
+            "status": self.status,
+            "last_error": self.last_error,
+            "qemu_pid": self.qemu.pid if self.qemu and self.exit_rc is None else None,
+            "runner_pid": self.pid,
+            "socket_path": str(self.socket_path),
+            "started_at": self.started_at,
+        }
+
+    # -- start-up ----------------------------------------------------------------------------
+    async def main(self, early_error: str | None) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        qemu_pid = self.qemu.pid if self.qemu else None
+        claimed = await self.store.call(
+            store.claim_start, self.vm_id, self.pid, start_time(self.pid), qemu_pid
+        )
+        if not claimed:
+            return await self._abort_start(
+                f"VM {self.name!r} was deleted or stopped while starting", record=False
+            )
+        if early_error or self.qemu is None:
+            return await self._abort_start(early_error or "QEMU did not start")
+        self._watch_exit(loop, self.qemu.pid)
+        self._spawn(self._read_stderr(self.qemu))
+        self.console = Console(self.qemu.serial, self.serial_log, self.ipc.publish)
+        self._spawn(self.console.run())
+        if not await self._connect_qmp(self.qemu):
+            return await self._abort_start(self._start_failure_text())
+        try:
+            await self.ipc.start()
+        except (OSError, RuntimeError) as exc:
+            return await self._abort_start(f"cannot serve {self.socket_path}: {exc}")
+        self._spawn(self._follow_events())
+        self.started_at = time.time()
+        status = "running"
+        with contextlib.suppress(ExecuteError, QMPError):
+            if (await self.qmp.execute("query-status")).get("status") in ("paused", "prelaunch"):
+                status = "paused"  # e.g. started with -S
+        if not await self.set_status(
+            status,
+            started_at=self.started_at,
+            socket_path=str(self.socket_path),
+            qemu_pid=self.qemu.pid,
+        ):
+            self.record_final = False
+            self._report({"ok": False, "error": f"VM {self.name!r} was removed while starting"})
+            await self._stop_sequence(True, 0)
+        else:
+            self.ready = True
+            self._report({"ok": True, "runner_pid": self.pid, "qemu_pid": self.qemu.pid})
+            self._spawn(self._watch_store())
+        await self.exited.wait()
+        return await self._finish()
+
+    async def _connect_qmp(self, qemu: QemuProcess) -> bool:
+        connect = asyncio.ensure_future(self.qmp.connect(qemu.qmp))
+        exited = asyncio.ensure_future(self.exited.wait())
+        done, _ = await asyncio.wait(
+            {connect, exited}, timeout=GREETING_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        exited.cancel()
+        if connect in done and connect.exception() is None and not self.exited.is_set():
+            return True
+        connect.cancel()
+        if not self.exited.is_set():
+            qemu.popen.kill()
+            self.stderr_tail.append(f"no QMP greeting within {GREETING_TIMEOUT:.0f} s")
+            await self.exited.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stderr_done.wait(), 2.0)
+        return False
+
+    def _start_failure_text(self) -> str:
+        if self.stop_reason:
+            return f"start of {self.name!r} cancelled: {self.stop_reason}"
+        lines = [ln for ln in self.stderr_tail if ln.strip()]
+        detail = lines[-1] if lines else ""
+        how = self._describe_exit()
+        return f"QEMU failed to start ({how})" + (f": {detail}" if detail else "")
+
+    def _describe_exit(self) -> str:
+        rc = self.exit_rc
+        if rc is None:
+            return "still running"
+        if rc < 0:
+            try:
+                return f"killed by {signal.Signals(-rc).name}"
+            except ValueError:
+                return f"killed by signal {-rc}"
+        return f"exit status {rc}"
+
+    async def _abort_start(self, message: str, record: bool = True) -> int:
+        log.error("%s", message)
+        if self.qemu and self.exit_rc is None:
+            self.qemu.popen.kill()
+            self.exit_rc = await asyncio.get_running_loop().run_in_executor(
+                None, self.qemu.popen.wait
+            )
+        cancelled = self.stop_reason is not None
+        if record:
+            await self.store.call(
+                store.update_vm,
+                self.vm_id,
+                expect_runner=self.pid,
+                status="stopped" if cancelled else "crashed",
+                last_error=None if cancelled else message,
+                qemu_pid=None,
+                runner_pid=None,
+                runner_started=None,
+                socket_path=None,
+                started_at=None,
+            )
+        self._report({"ok": False, "error": message})
+        await self._teardown()
+        return 1
+
+    def _report(self, obj: dict[str, Any]) -> None:
+        """Tell the starter how start-up ended (it waits on this pipe instead of polling)."""
+        if self.ready_fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.write(self.ready_fd, json.dumps(obj).encode() + b"\n")
+        with contextlib.suppress(OSError):
+            os.close(self.ready_fd)
+        self.ready_fd = None
+
+    # -- running -----------------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    def _watch_exit(self, loop: asyncio.AbstractEventLoop, pid: int) -> None:
+        fd = os.pidfd_open(pid)
+
+        def on_exit() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            assert self.qemu is not None
+            self.exit_rc = self.qemu.popen.wait()
+            log.info("QEMU exited (%s)", self._describe_exit())
+            self.exited.set()
+
+        loop.add_reader(fd, on_exit)
+
+    async def _read_stderr(self, qemu: QemuProcess) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        assert qemu.popen.stderr is not None
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), qemu.popen.stderr
+        )
+        try:
+            async for raw in reader:
+                line = raw.decode(errors="replace").rstrip()
+                if line:
+                    log.info("qemu: %s", line)
+                    self.stderr_tail.append(line)
+        finally:
+            self.stderr_done.set()
+
+    async def _follow_events(self) -> None:
+        async for ev in self.qmp.events():
+            name = str(ev.get("event", "?"))
+            self.ipc.publish("qmp-event", ev)
+            await self.store.call(store.add_event, self.vm_id, "qmp", name, ev)
+            if name == "STOP" and self.status == "running":
+                await self.set_status("paused")
+            elif name == "RESUME" and self.status == "paused":
+                await self.set_status("running")
+            elif name == "SHUTDOWN":
+                self.shutdown_data = ev.get("data") or {}
+
+    async def _watch_store(self) -> None:
+        while True:
+            await asyncio.sleep(STORE_POLL)
+            row = await self.store.call(self.store.changed_row)
+            if row is None:
+                continue
+            if not row.exists:
+                self._spawn(self.stop(True, 0, "the VM was deleted from the store", record=False))
+                return
+            if row.runner_pid != self.pid:
+                self._spawn(self.stop(True, 0, "another runner owns the VM now", record=False))
+                return
+            if row.status in ("stopping", "stopped") and self.stop_task is None:
+                self._spawn(
+                    self.stop(
+                        row.status == "stopped",
+                        STORE_STOP_TIMEOUT,
+                        f"status set to {row.status} through the store",
+                    )
+                )
+
+    async def set_status(self, status: str, last_error: str | None = None, **fields: Any) -> bool:
+        self.status, self.last_error = status, last_error
+        ok = await self.store.call(
+            store.update_vm,
+            self.vm_id,
+            expect_runner=self.pid,
+            status=status,
+            last_error=last_error,
+            **fields,
+        )
+        self.ipc.publish("status", self.status_dict())
+        return ok
+
+    # -- IPC ---------------------------------------------------------------------------------
+    async def handle(self, conn: Connection, method: str, params: dict[str, Any]) -> Any:
+        if method == "ping":
+            return "pong"
+        if method == "status":
+            return self.status_dict()
+        if method == "subscribe":
+            return self._subscribe(conn, params)
+        if method == "qmp":
+            command, arguments = params.get("command"), params.get("arguments")
+            if not isinstance(command, str) or not COMMAND_RE.match(command):
+                raise RequestError(proto.BAD_REQUEST, "'command' must be a QMP command name")
+            if arguments is not None and not isinstance(arguments, dict):
+                raise RequestError(proto.BAD_REQUEST, "'arguments' must be an object")
+            return await self._qmp(command, arguments)
+        if method == "stop":
+            force, timeout = params.get("force", False), params.get("timeout", 30)
+            if (
+                not isinstance(timeout, (int, float))
+                or isinstance(timeout, bool)
+                or not 0 <= timeout <= 3600
+            ):
+                raise RequestError(proto.BAD_REQUEST, "'timeout' must be a number of seconds")
+            return await self.stop(bool(force), float(timeout), "stop requested over IPC")
+        if method in ("pause", "resume"):
+            return await self._pause_resume(method == "pause")
+        if method == "console-write":
+            data = params.get("data")
+            if not isinstance(data, str) or len(data) > 65536:
+                raise RequestError(proto.BAD_REQUEST, "'data' must be a string of at most 64 KiB")
+            if self.console is None or self.status not in LIVE:
+                raise RequestError(proto.NOT_RUNNING, f"VM {self.name!r} is {self.status}")
+            try:
+                return {"written": await self.console.write(data)}
+            except ConnectionError as exc:
+                raise RequestError(proto.NOT_RUNNING, f"serial port closed: {exc}") from None
+        raise RequestError(proto.UNKNOWN_METHOD, f"unknown method {method!r}")
+
+    def _subscribe(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        topics = params.get("topics", list(proto.TOPICS))
+        if not isinstance(topics, list) or not all(t in proto.TOPICS for t in topics):
+            raise RequestError(proto.BAD_REQUEST, f"'topics' must be a list of {proto.TOPICS}")
+        conn.topics |= set(topics)
+        if "status" in topics:
+            # After the response (scheduled), a first status event so the view starts current.
+            asyncio.get_running_loop().call_soon(
+                conn.send, {"event": "status", "data": self.status_dict()}
+            )
+        return {"topics": sorted(conn.topics)}
+
+    def _require_live(self) -> None:
+        if self.status not in LIVE:
+            raise RequestError(proto.NOT_RUNNING, f"VM {self.name!r} is {self.status}")
+
+    async def _qmp(self, command: str, arguments: dict[str, Any] | None) -> Any:
+        self._require_live()
+        try:
+            return await asyncio.wait_for(self.qmp.execute(command, arguments), QMP_TIMEOUT)
+        except ExecuteError as exc:
+            raise RequestError(proto.QMP_ERROR, str(exc), **{"class": exc.error_class}) from None
+        except ExecInterruptedError:
+            raise RequestError(proto.NOT_RUNNING, "QEMU exited before answering") from None
+        except TimeoutError:
+            raise RequestError("timeout", f"QMP {command} took over {QMP_TIMEOUT:.0f} s") from None
+        except QMPError as exc:
+            raise RequestError(proto.NOT_RUNNING, f"QMP unavailable: {exc}") from None
+
+    async def _pause_resume(self, pause: bool) -> dict[str, Any]:
+        want = "paused" if pause else "running"
+        if self.status == want:
+            return self.status_dict()
+        self._require_live()
+        await self._qmp("stop" if pause else "cont", None)
+        if self.status != want and self.status in LIVE:
+            await self.set_status(want)
+        return self.status_dict()
+
+    # -- stopping ----------------------------------------------------------------------------
+    def _on_signal(self, sig: int) -> None:
+        reason = f"runner received {signal.Signals(sig).name}"
+        if not self.ready:
+            self.stop_reason = reason
+            if self.qemu and self.exit_rc is None:
+                self.qemu.popen.kill()
+            return
+        self._spawn(self.stop(True, 0, reason))
+
+    async def stop(
+        self, force: bool, timeout: float, reason: str, record: bool = True
+    ) -> dict[str, Any]:
+        if not record:
+            self.record_final = False
+        if self.stop_task is None:
+            log.info("stopping (%s, %s)", reason, "force" if force else f"grace {timeout:g} s")
+            self.stop_reason = reason
+            self.stop_task = asyncio.ensure_future(self._stop_sequence(force, timeout))
+        elif force:
+            self.force_now.set()
+        await self.final.wait()
+        return self.status_dict()
+
+    async def _wait_exit(self, timeout: float, interruptible: bool = False) -> bool:
+        waits = [asyncio.ensure_future(self.exited.wait())]
+        if interruptible:
+            waits.append(asyncio.ensure_future(self.force_now.wait()))
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        return self.exited.is_set()
+
+    async def _stop_sequence(self, force: bool, timeout: float) -> None:
+        if self.record_final:
+            await self.set_status("stopping")
+        if not force:
+            with contextlib.suppress(QMPError, TimeoutError, OSError):
+                await asyncio.wait_for(self.qmp.execute("system_powerdown"), 5)
+            if await self._wait_exit(timeout, interruptible=True):
+                return
+        with contextlib.suppress(QMPError, TimeoutError, OSError):
+            await asyncio.wait_for(self.qmp.execute("quit"), 3)
+        if await self._wait_exit(3):
+            return
+        log.warning("QEMU ignored quit; killing it")
+        assert self.qemu is not None
+        self.qemu.popen.kill()
+        await self._wait_exit(10)
+
+    def _final_state(self) -> tuple[str, str | None]:
+        rc = self.exit_rc
+        if self.stop_reason is not None:
+            return "stopped", None
+        if rc == 0:
+            if (self.shutdown_data or {}).get("reason") == "host-signal":
+                return "stopped", "QEMU was terminated by a signal from another process"
+            return "stopped", None
+        detail = [ln for ln in self.stderr_tail if ln.strip()]
+        suffix = f": {detail[-1]}" if detail and (rc or 0) > 0 else ""
+        return "crashed", f"QEMU {self._describe_exit()}{suffix}"
+
+    async def _finish(self) -> int:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stderr_done.wait(), 1.0)
+        self.status, self.last_error = self._final_state()
+        log.info("final status %s (%s)", self.status, self.last_error or self.stop_reason or "-")
+        if self.record_final:
+            await self.store.call(
+                store.update_vm,
+                self.vm_id,
+                expect_runner=self.pid,
+                status=self.status,
+                last_error=self.last_error,
+                qemu_pid=None,
+                runner_pid=None,
+                runner_started=None,
+                socket_path=None,
+                started_at=None,
+            )
+        self.ipc.publish("status", self.status_dict())
+        self.final.set()
+        await self._teardown()
+        return 0
+
+    async def _teardown(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await self.qmp.close()
+        await self.ipc.close()
+        self.store.shutdown()
+        vmlock.release(self.lock_fd, self.lock_path)
+
+
+def run(
+    spec: dict[str, Any],
+    qemu: QemuProcess | None,
+    early_error: str | None,
+    ready_fd: int,
+    lock_fd: int,
+) -> int:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format=f"%(asctime)s runner[{os.getpid()}] %(levelname)s %(message)s",
+    )
+    log.info("runner for %s (%s) starting", spec["name"], spec["vm_id"])
+    if qemu is not None:
+        log.info("qemu pid %d: %s", qemu.pid, " ".join(qemu.argv))
+    try:
+        return asyncio.run(Runner(spec, qemu, ready_fd, lock_fd).main(early_error))
+    except Exception as exc:  # a bug: leave a record and no QEMU behind, never a silent death
+        log.exception("runner failed")
+        if qemu is not None and qemu.popen.poll() is None:
+            qemu.popen.kill()
+        with contextlib.suppress(Exception):
+            store.open_db(Path(spec["db_path"]))
+            store.update_vm(
+                spec["vm_id"],
+                expect_runner=os.getpid(),
+                status="crashed",
+                last_error=f"runner failed: {type(exc).__name__}: {exc}",
+                qemu_pid=None,
+                runner_pid=None,
+                runner_started=None,
+                socket_path=None,
+                started_at=None,
+            )
+        with contextlib.suppress(OSError):
+            os.write(
+                ready_fd,
+                json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
+            )
+        return 1
