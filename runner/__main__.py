@@ -1,4 +1,6 @@
-"""Runner entry point: `python -m runner --ready-fd N --lock-fd M` with the launch spec on stdin.
+"""Runner entry point: `python -m runner --vm ID --ready-fd N --lock-fd M`, launch spec on stdin.
+
+`--vm` is only there so `ps` (and the test suite's leak check) can tell which VM a runner serves.
 
 Order matters for start-up latency: QEMU is spawned before asyncio, qemu.qmp or peewee are
 imported, so those imports (~100 ms) overlap QEMU's own start instead of adding to it.

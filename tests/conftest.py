@@ -1,0 +1,67 @@
+"""Fixtures for every suite: an isolated home and runtime dir per test, and a leak check that
+fails any test leaving a runner, a QEMU, a socket or a lock file behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from maqet_tui import store
+from maqet_tui.manager import Manager
+from tests.helpers import Env, check_no_leaks, make_env, remove_env, vm_processes
+
+TINY: dict[str, Any] = {"memory": 64, "accel": "tcg"}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    e = make_env()
+    monkeypatch.setenv("MAQET_TUI_HOME", str(e.home))
+    monkeypatch.setenv("MAQET_TUI_RUNTIME_DIR", str(e.runtime))
+    monkeypatch.setenv("MAQET_TUI_ACCEL", "tcg")
+    before = set(vm_processes())
+    yield e
+    store.close_db()
+    problems = check_no_leaks(e, before)
+    remove_env(e)
+    if problems:
+        pytest.fail("test left things behind:\n  " + "\n  ".join(problems))
+
+
+@pytest.fixture
+def manager(env: Env) -> Iterator[Manager]:
+    m = Manager(env.home)
+    yield m
+    # Stop whatever the test left running, through the product's own stop path; the env
+    # fixture then proves nothing survived it.
+    store.open_db(m.paths.db)
+    for vm in m.list():
+        if vm["status"] in store.LIVE_STATUSES:
+            m.stop(vm["id"], force=True, timeout=10)
+
+
+@pytest.fixture
+def tiny_vm(manager: Manager) -> Callable[..., dict[str, Any]]:
+    """Add a minimal VM (SeaBIOS, no disk, 64 MiB, TCG): boots to QMP in ~50 ms."""
+
+    def make(name: str = "vm1", **overrides: Any) -> dict[str, Any]:
+        return manager.add(name, {**TINY, **overrides})
+
+    return make
+
+
+_AT_START: set[int] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _AT_START.update(vm_processes())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A final sweep: anything still alive here escaped every per-test check.
+    mine = {p: c for p, c in vm_processes().items() if p not in _AT_START}
+    if mine:
+        print("\nLEAKED PROCESSES AT SESSION END:", mine)
+        session.exitstatus = 1

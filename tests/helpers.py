@@ -1,0 +1,97 @@
+"""Shared test helpers: isolated homes, process scans for leaks, polling with deadlines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class Env:
+    home: Path
+    runtime: Path
+
+
+def make_env() -> Env:
+    # Short paths under /tmp: AF_UNIX socket paths must stay under 108 bytes.
+    home = Path(tempfile.mkdtemp(prefix="mqh-", dir="/tmp"))
+    runtime = Path(tempfile.mkdtemp(prefix="mqr-", dir="/tmp"))
+    return Env(home=home, runtime=runtime)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def vm_processes() -> dict[int, str]:
+    """Every live runner and QEMU process on the machine (zombies excluded)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        cmd = _cmdline(pid)
+        if ("qemu-system" in cmd or " -m runner " in f" {cmd} ") and not _is_zombie(pid):
+            found[pid] = cmd
+    return found
+
+
+def wait_for(pred: Callable[[], T], timeout: float = 10.0, what: str = "condition",
+             step: float = 0.01) -> T:
+    """Poll `pred` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(step)
+
+
+def check_no_leaks(env: Env, before: set[int]) -> list[str]:
+    """Problems left by a test: processes, sockets, held locks. Kills what it finds."""
+    problems: list[str] = []
+    deadline = time.monotonic() + 5
+    leaked = {p: c for p, c in vm_processes().items() if p not in before}
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.02)
+        leaked = {p: c for p, c in vm_processes().items() if p not in before}
+    for pid, cmd in leaked.items():
+        problems.append(f"leaked process {pid}: {cmd}")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if env.runtime.exists():
+        for f in env.runtime.iterdir():
+            if f.suffix in (".sock", ".lock"):
+                problems.append(f"left behind: {f}")
+    return problems
+
+
+def remove_env(env: Env) -> None:
+    shutil.rmtree(env.home, ignore_errors=True)
+    shutil.rmtree(env.runtime, ignore_errors=True)
+    assert not env.home.exists() and not env.runtime.exists()
