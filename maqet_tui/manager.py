@@ -64,6 +64,20 @@ class Manager:
         store.open_db(self.paths.db)
         return store.insert_vm(name, cfg.to_dict()).to_dict()
 
+    def set_config(self, ident: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change a stopped VM's definition; the merged result is validated as a whole.
+
+        A live VM is refused rather than edited under its feet: QEMU could not apply most changes
+        anyway, and a definition that differs from what runs would mislead.
+        """
+        with store.immediate():
+            vm = store.find(ident)
+            if vm.status in store.LIVE_STATUSES:
+                raise StateError(f"VM {vm.name!r} is {vm.status}; stop it before editing")
+            cfg = VMConfig.from_dict({**json.loads(vm.config), **changes})
+            store.update_vm(vm.id, config=json.dumps(cfg.to_dict()))
+        return self.get(vm.id)
+
     def remove(self, ident: str, force: bool = False) -> dict[str, Any]:
         vm = self._vm(ident)
         if vm.status in store.LIVE_STATUSES:
@@ -181,6 +195,10 @@ class Manager:
 
     def resume(self, ident: str) -> dict[str, Any]:
         self._call_live(ident, "resume")
+        return self.get(ident)
+
+    def reset(self, ident: str) -> dict[str, Any]:
+        self._call_live(ident, "qmp", {"command": "system_reset"})
         return self.get(ident)
 
     def qmp(
