@@ -51,8 +51,17 @@ def spawn_runner(
     try:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "runner", "--vm", vm_id, "--ready-fd", str(w),
-                 "--lock-fd", str(lock_fd)],
+                [
+                    sys.executable,
+                    "-m",
+                    "runner",
+                    "--vm",
+                    vm_id,
+                    "--ready-fd",
+                    str(w),
+                    "--lock-fd",
+                    str(lock_fd),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,

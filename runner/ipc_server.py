@@ -69,6 +69,7 @@ class IPCServer:
         self.connections: set[Connection] = set()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inode: int | None = None
 
     async def start(self) -> None:
         self._clear_stale_path()
@@ -80,6 +81,7 @@ class IPCServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
+        self._inode = os.stat(self.path).st_ino
 
     def _clear_stale_path(self) -> None:
         if not os.path.lexists(self.path):
@@ -107,8 +109,10 @@ class IPCServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        # Only ever unlink the socket we bound: never one another process put there.
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
         # Let in-flight answers (a stop waiting for the end, say) be written, then flushed.
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -57,8 +58,9 @@ def vm_processes() -> dict[int, str]:
     return found
 
 
-def wait_for(pred: Callable[[], T], timeout: float = 10.0, what: str = "condition",
-             step: float = 0.01) -> T:
+def wait_for(
+    pred: Callable[[], T], timeout: float = 10.0, what: str = "condition", step: float = 0.01
+) -> T:
     """Poll `pred` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -80,10 +82,8 @@ def check_no_leaks(env: Env, before: set[int]) -> list[str]:
         leaked = {p: c for p, c in vm_processes().items() if p not in before}
     for pid, cmd in leaked.items():
         problems.append(f"leaked process {pid}: {cmd}")
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     if env.runtime.exists():
         for f in env.runtime.iterdir():
             if f.suffix in (".sock", ".lock"):
