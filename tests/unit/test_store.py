@@ -1,0 +1,129 @@
+"""The store on its own: schema versions, uniqueness, guarded writes, bounded history."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from maqet_tui import store
+from maqet_tui.errors import NotFoundError, StoreError
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "maqet.db"
+    store.open_db(path)
+    yield path
+    store.close_db()
+    store.db.init(None)
+
+
+def test_fresh_database_is_current_and_wal(db: Path) -> None:
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+
+
+def test_busy_timeout_on_every_connection(db: Path) -> None:
+    assert store.db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 15000
+
+
+def test_migrates_v1_forward_without_losing_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        CREATE TABLE vm (id VARCHAR(16) PRIMARY KEY, name VARCHAR(63) NOT NULL UNIQUE,
+          config TEXT NOT NULL, status VARCHAR(16) NOT NULL, last_error TEXT,
+          qemu_pid INTEGER, runner_pid INTEGER, runner_started BIGINT, socket_path TEXT,
+          started_at REAL, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+        INSERT INTO vm VALUES ('00aa11bb', 'old', '{}', 'stopped', NULL, NULL, NULL, NULL,
+          NULL, NULL, 1.0, 1.0);
+        PRAGMA user_version = 1;
+        """
+    )
+    con.close()
+    store.open_db(path)
+    try:
+        assert [v.name for v in store.all_vms()] == ["old"]
+        store.add_event("00aa11bb", "status", "stopped", {})
+        assert store.recent_events("00aa11bb")[0]["name"] == "stopped"
+        assert store.db.execute_sql("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+    finally:
+        store.close_db()
+        store.db.init(None)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(StoreError, match="newer"):
+        store.open_db(path)
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.db"
+    path.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="cannot open database"):
+        store.open_db(path)
+
+
+def test_names_are_unique(db: Path) -> None:
+    store.insert_vm("a", {})
+    with pytest.raises(StoreError, match="already exists"):
+        store.insert_vm("a", {})
+    assert len(store.all_vms()) == 1
+
+
+def test_find_by_name_then_id(db: Path) -> None:
+    vm = store.insert_vm("a", {})
+    assert store.find("a").id == vm.id
+    assert store.find(vm.id).name == "a"
+    with pytest.raises(NotFoundError, match="'zz'"):
+        store.find("zz")
+
+
+def test_guarded_update_only_for_recorded_runner(db: Path) -> None:
+    vm = store.insert_vm("a", {})
+    store.update_vm(vm.id, status="starting")
+    assert store.claim_start(vm.id, 111, 5, 222)
+    assert not store.claim_start(vm.id, 333, 5, 444)  # already claimed
+    assert not store.update_vm(vm.id, expect_runner=999, status="crashed")
+    assert store.update_vm(vm.id, expect_runner=111, status="running")
+    assert store.find("a").status == "running"
+
+
+def test_claim_refused_when_no_longer_starting(db: Path) -> None:
+    vm = store.insert_vm("a", {})
+    assert not store.claim_start(vm.id, 1, 1, 1)  # stopped, not starting
+
+
+def test_event_history_is_bounded(db: Path) -> None:
+    vm = store.insert_vm("a", {})
+    for i in range(store.EVENTS_KEPT_PER_VM + 200):
+        store.add_event(vm.id, "qmp", "STOP", {"i": i})
+    n = store.Event.select().where(store.Event.vm_id == vm.id).count()
+    assert store.EVENTS_KEPT_PER_VM <= n <= store.EVENTS_KEPT_PER_VM + 50
+    assert store.recent_events(vm.id, 1)[0]["data"]["i"] == store.EVENTS_KEPT_PER_VM + 199
+
+
+def test_delete_removes_events(db: Path) -> None:
+    vm = store.insert_vm("a", {})
+    store.delete_vm(vm.id)
+    assert store.recent_events(vm.id) == [] and store.all_vms() == []
+
+
+def test_data_version_sees_other_connections(db: Path) -> None:
+    before = store.data_version()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE vm SET status = 'x'")
+    con.execute("INSERT INTO event (vm_id, ts, kind, name, data) VALUES ('a', 0, 'k', 'n', '{}')")
+    con.commit()
+    con.close()
+    assert store.data_version() != before
