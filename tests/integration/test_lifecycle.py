@@ -1,0 +1,148 @@
+"""Lifecycle details beyond the seed scenarios: start failures, races, events, stop fallbacks."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maqet_tui import ipc_client
+from maqet_tui.errors import StartError
+from maqet_tui.manager import Manager
+from maqet_tui.procs import is_alive
+from tests.helpers import Env, wait_for
+
+TinyVM = Callable[..., dict[str, Any]]
+
+
+def test_missing_kernel_reports_qemus_own_words(
+    manager: Manager, tiny_vm: TinyVM, tmp_path: Path
+) -> None:
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"")
+    tiny_vm("vm1", kernel=str(kernel))
+    kernel.unlink()  # vanished between add and start
+    with pytest.raises(StartError) as err:
+        manager.start("vm1")
+    msg = str(err.value)
+    assert "could not open kernel file" in msg and str(kernel) in msg and "\n" not in msg
+    vm = manager.get("vm1")
+    assert vm["status"] == "crashed" and str(kernel) in vm["last_error"]
+    assert vm["runner_pid"] is None
+
+
+def test_bad_qemu_argument_reports_qemus_message(manager: Manager, tiny_vm: TinyVM) -> None:
+    tiny_vm("vm1", qemu_args=["-device", "no-such-device-model"])
+    with pytest.raises(StartError, match="no-such-device-model"):
+        manager.start("vm1")
+    assert manager.get("vm1")["status"] == "crashed"
+
+
+def test_missing_binary_is_a_clear_error(manager: Manager, tiny_vm: TinyVM) -> None:
+    tiny_vm("vm1", binary="qemu-system-nonexistent")
+    with pytest.raises(StartError, match="'qemu-system-nonexistent' not found"):
+        manager.start("vm1")
+    vm = manager.get("vm1")
+    assert vm["status"] == "crashed" and "not found" in vm["last_error"]
+    tiny_vm("vm2")
+    assert manager.start("vm2")["status"] == "running"  # nothing else is affected
+
+
+def test_racing_starts_make_one_runner_and_two_answers(
+    manager: Manager, tiny_vm: TinyVM, env: Env
+) -> None:
+    tiny_vm("vm1")
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            results.append(Manager(env.home, reconcile=False).start("vm1"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert len(results) == 4
+    assert len({r["runner_pid"] for r in results}) == 1
+    assert all(r["status"] == "running" for r in results)
+
+
+def test_qmp_stop_typed_by_anyone_shows_as_paused(manager: Manager, tiny_vm: TinyVM) -> None:
+    tiny_vm("vm1")
+    vm = manager.start("vm1")
+    with ipc_client.IPCClient(vm["socket_path"]) as sub:
+        sub.call("subscribe", {"topics": ["status", "qmp-event"]})
+        manager.qmp("vm1", "stop")  # not manager.pause: the runner must follow the event
+
+        def paused_event() -> bool:
+            msg = sub.read_message(timeout=5)
+            return msg.get("event") == "status" and msg["data"]["status"] == "paused"
+
+        wait_for(paused_event, timeout=10, what="a paused status event")
+    assert manager.get("vm1")["status"] == "paused"
+    manager.qmp("vm1", "cont")
+    wait_for(lambda: manager.get("vm1")["status"] == "running", what="running again")
+    names = [e["name"] for e in manager.events("vm1") if e["kind"] == "qmp"]
+    assert "STOP" in names and "RESUME" in names
+
+
+def test_pause_resume_record_status(manager: Manager, tiny_vm: TinyVM) -> None:
+    tiny_vm("vm1")
+    manager.start("vm1")
+    assert manager.pause("vm1")["status"] == "paused"
+    assert manager.qmp("vm1", "query-status")["status"] == "paused"
+    assert manager.pause("vm1")["status"] == "paused"  # idempotent
+    assert manager.resume("vm1")["status"] == "running"
+    assert manager.qmp("vm1", "query-status")["running"] is True
+
+
+def test_graceful_stop_falls_back_to_quit_when_guest_ignores_acpi(
+    manager: Manager, tiny_vm: TinyVM
+) -> None:
+    """SeaBIOS with no OS ignores the power button: after the grace period, quit follows."""
+    tiny_vm("vm1")
+    vm = manager.start("vm1")
+    after = manager.stop("vm1", timeout=0.5)
+    assert after["status"] == "stopped" and after["last_error"] is None
+    assert not is_alive(vm["qemu_pid"])
+    names = [e["name"] for e in manager.events("vm1") if e["kind"] == "qmp"]
+    assert "POWERDOWN" in names and "SHUTDOWN" in names
+
+
+def test_stop_by_signal_when_socket_is_gone(manager: Manager, tiny_vm: TinyVM) -> None:
+    """The runner's socket was deleted by someone: stop still works, by SIGTERM to the runner."""
+    tiny_vm("vm1")
+    vm = manager.start("vm1")
+    os.unlink(vm["socket_path"])
+    after = manager.stop("vm1")
+    assert after["status"] == "stopped"
+    assert not is_alive(vm["runner_pid"], vm["runner_started"]) and not is_alive(vm["qemu_pid"])
+
+
+def test_remove_refuses_running_vm_unless_forced(manager: Manager, tiny_vm: TinyVM) -> None:
+    tiny_vm("vm1")
+    vm = manager.start("vm1")
+    with pytest.raises(Exception, match="stop it first"):
+        manager.remove("vm1")
+    assert manager.get("vm1")["status"] == "running"
+    manager.remove("vm1", force=True)
+    assert manager.list() == []
+    assert not is_alive(vm["runner_pid"]) and not is_alive(vm["qemu_pid"])
+
+
+def test_set_config_only_when_stopped(manager: Manager, tiny_vm: TinyVM) -> None:
+    tiny_vm("vm1")
+    assert manager.set_config("vm1", {"memory": 96})["config"]["memory"] == 96
+    manager.start("vm1")
+    with pytest.raises(Exception, match="stop it before editing"):
+        manager.set_config("vm1", {"memory": 128})
+    assert manager.get("vm1")["config"]["memory"] == 96
