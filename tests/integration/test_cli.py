@@ -1,0 +1,133 @@
+"""The CLI contract (architecture.md): output, JSON fields, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from maqet_tui.manager import Manager
+from tests.helpers import Env
+
+CONTRACT_FIELDS = {
+    "id",
+    "name",
+    "status",
+    "qemu_pid",
+    "runner_pid",
+    "socket_path",
+    "last_error",
+    "config",
+}
+
+
+def run(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "maqet_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MAQET_TUI_HOME": str(env.home)},
+    )
+
+
+def test_add_ls_show_json(env: Env, manager: Manager) -> None:
+    out = run(
+        env,
+        "add",
+        "web-1",
+        "--memory",
+        "64",
+        "--cpus",
+        "2",
+        "--accel",
+        "tcg",
+        "--qemu-arg=-device",
+        "--qemu-arg=virtio-rng-pci",
+    )
+    assert out.returncode == 0 and out.stdout.startswith("added web-1 (")
+    vms = json.loads(run(env, "ls", "--json").stdout)
+    assert len(vms) == 1 and CONTRACT_FIELDS <= set(vms[0])
+    assert vms[0]["config"]["qemu_args"] == ["-device", "virtio-rng-pci"]
+    one = json.loads(run(env, "show", "web-1", "--json").stdout)
+    assert CONTRACT_FIELDS <= set(one) and one["config"]["cpus"] == 2
+    assert one["status"] == "stopped" and one["qemu_pid"] is None
+    table = run(env, "ls").stdout.splitlines()
+    assert table[0].split()[:3] == ["NAME", "ID", "STATUS"] and "web-1" in table[1]
+
+
+def test_start_qmp_pause_resume_stop_through_cli(env: Env, manager: Manager) -> None:
+    assert run(env, "add", "a", "--memory", "64", "--accel", "tcg").returncode == 0
+    out = run(env, "start", "a")
+    assert out.returncode == 0 and "a is running" in out.stdout
+    status = json.loads(run(env, "qmp", "a", "query-status").stdout)
+    assert status["status"] == "running"
+    assert json.loads(run(env, "qmp", "a", "query-kvm", "{}").stdout)["enabled"] is False
+    assert "a is paused" in run(env, "pause", "a").stdout
+    assert "a is running" in run(env, "resume", "a").stdout
+    assert "a is stopped" in run(env, "stop", "a", "--force").stdout
+    log = run(env, "logs", "a")
+    assert log.returncode == 0 and "final status stopped" in log.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "ghost"), "error: no VM named 'ghost'"),
+        (("start", "ghost"), "error: no VM named 'ghost'"),
+        (("stop", "ghost"), "error: no VM named 'ghost'"),
+        (("qmp", "ghost", "query-status"), "error: no VM named 'ghost'"),
+        (("rm", "ghost"), "error: no VM named 'ghost'"),
+        (("add", "bad/name"), "error: invalid VM name 'bad/name'"),
+        (("add", "x", "--kernel", "/no/such/vmlinuz"), "error: kernel: file '/no/such/vmlinuz'"),
+        (("add", "x", "--memory", "-5"), "error: memory: -5 is out of range"),
+        (("add", "x", "--qemu-arg=-daemonize"), "error: qemu_args: '-daemonize' is managed"),
+        (("qmp", "a", "query-status", "{bad"), "error: ARGUMENTS_JSON is not valid JSON"),
+        (("qmp", "a", "query-status", "[1]"), "error: ARGUMENTS_JSON must be a JSON object"),
+        (("pause", "a"), "error: VM 'a' is not running (status: stopped)"),
+        (("add", "a"), "error: a VM named 'a' already exists"),
+    ],
+)
+def test_errors_are_one_line_exit_1_and_change_nothing(
+    env: Env, manager: Manager, args: tuple[str, ...], message: str
+) -> None:
+    manager.add("a", {"memory": 64, "accel": "tcg"})
+    before = manager.list()
+    out = run(env, *args)
+    assert out.returncode == 1
+    assert out.stderr.startswith(message) and out.stderr.count("\n") == 1
+    assert "Traceback" not in out.stderr
+    assert manager.list() == before
+
+
+def test_usage_errors_exit_2(env: Env, manager: Manager) -> None:
+    assert run(env, "frobnicate").returncode == 2
+    assert run(env, "add").returncode == 2
+    assert run(env, "stop", "a", "--timeout", "soon").returncode == 2
+
+
+def test_unreadable_database_is_one_line(env: Env) -> None:
+    env.home.mkdir(exist_ok=True)
+    (env.home / "maqet.db").write_bytes(b"garbage" * 1000)
+    out = run(env, "ls")
+    assert out.returncode == 1 and out.stderr.startswith("error: cannot open database")
+    assert out.stderr.count("\n") == 1
+
+
+def test_cli_never_imports_textual(env: Env, manager: Manager) -> None:
+    code = (
+        "import sys; from maqet_tui.entry import main; rc = main(['ls']);"
+        "bad = [m for m in sys.modules if m.startswith('textual')];"
+        "assert not bad, bad; sys.exit(rc)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MAQET_TUI_HOME": str(env.home)},
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
