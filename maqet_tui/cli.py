@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -254,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # no traceback ever reaches a user
+    except Exception as exc:  # no traceback ever reaches a user (unless they ask for it)
+        if os.environ.get("MAQET_TUI_DEBUG"):
+            raise
         print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

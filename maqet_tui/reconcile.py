@@ -77,7 +77,11 @@ def reconcile_vm(paths: Paths, vm: store.VM) -> store.VM:
 def reconcile_all(paths: Paths) -> list[str]:
     """Reconcile every row that claims to be live; returns the names that were corrected."""
     fixed = []
-    for vm in store.VM.select().where(store.VM.status.in_(list(store.LIVE_STATUSES))):
+    # Materialise first: a cursor still open during the IMMEDIATE transactions below would hold
+    # a read snapshot that SQLite cannot upgrade once another process has written (BUSY at once,
+    # whatever the busy_timeout).
+    live = list(store.VM.select().where(store.VM.status.in_(list(store.LIVE_STATUSES))))
+    for vm in live:
         after = reconcile_vm(paths, vm)
         if after.status != vm.status:
             fixed.append(vm.name)

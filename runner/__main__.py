@@ -44,7 +44,7 @@ def main() -> int:
 
     from .service import run
 
-    return run(spec, qemu, early_error, ready_fd=ready_fd, lock_fd=lock_fd)
+    run(spec, qemu, early_error, ready_fd=ready_fd, lock_fd=lock_fd)
 
 
 if __name__ == "__main__":

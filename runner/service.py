@@ -18,7 +18,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from maqet_tui import ipc_protocol as proto
 from maqet_tui import store, vmlock
@@ -453,7 +453,6 @@ class Runner:
         await self.qmp.close()
         await self.ipc.close()
         self.store.shutdown()
-        vmlock.release(self.lock_fd, self.lock_path)
 
 
 def run(
@@ -462,7 +461,7 @@ def run(
     early_error: str | None,
     ready_fd: int,
     lock_fd: int,
-) -> int:
+) -> NoReturn:
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
@@ -472,7 +471,7 @@ def run(
     if qemu is not None:
         log.info("qemu pid %d: %s", qemu.pid, " ".join(qemu.argv))
     try:
-        return asyncio.run(Runner(spec, qemu, ready_fd, lock_fd).main(early_error))
+        rc = asyncio.run(Runner(spec, qemu, ready_fd, lock_fd).main(early_error))
     except Exception as exc:  # a bug: leave a record and no QEMU behind, never a silent death
         log.exception("runner failed")
         if qemu is not None and qemu.popen.poll() is None:
@@ -495,4 +494,9 @@ def run(
                 ready_fd,
                 json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
             )
-        return 1
+        rc = 1
+    # The lock is the VM's "a runner exists" flag: drop it only at the very end, then leave at
+    # once (no interpreter shutdown), so an old runner and its successor never overlap.
+    logging.shutdown()
+    vmlock.release(lock_fd, Path(spec["lock_path"]))
+    os._exit(rc)

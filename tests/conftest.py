@@ -21,10 +21,10 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setenv("MAQET_TUI_HOME", str(e.home))
     monkeypatch.setenv("MAQET_TUI_RUNTIME_DIR", str(e.runtime))
     monkeypatch.setenv("MAQET_TUI_ACCEL", "tcg")
-    before = set(vm_processes())
+    _RUNTIMES.add(str(e.runtime))
     yield e
     store.close_db()
-    problems = check_no_leaks(e, before)
+    problems = check_no_leaks(e)
     remove_env(e)
     if problems:
         pytest.fail("test left things behind:\n  " + "\n  ".join(problems))
@@ -52,16 +52,12 @@ def tiny_vm(manager: Manager) -> Callable[..., dict[str, Any]]:
     return make
 
 
-_AT_START: set[int] = set()
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _AT_START.update(vm_processes())
+_RUNTIMES: set[str] = set()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # A final sweep: anything still alive here escaped every per-test check.
-    mine = {p: c for p, c in vm_processes().items() if p not in _AT_START}
+    # A final sweep: anything of ours still alive here escaped every per-test check.
+    mine = vm_processes(_RUNTIMES) if _RUNTIMES else {}
     if mine:
         print("\nLEAKED PROCESSES AT SESSION END:", mine)
         session.exitstatus = 1

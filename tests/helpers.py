@@ -45,15 +45,33 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def vm_processes() -> dict[int, str]:
-    """Every live runner and QEMU process on the machine (zombies excluded)."""
+def runtime_of(pid: int) -> str | None:
+    """The runtime dir a runner or QEMU was started for: they inherit MAQET_TUI_RUNTIME_DIR,
+    which tells this test's processes apart from anybody else's on the machine."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            for var in f.read().split(b"\0"):
+                if var.startswith(b"MAQET_TUI_RUNTIME_DIR="):
+                    return var.split(b"=", 1)[1].decode(errors="replace")
+    except OSError:
+        pass
+    return None
+
+
+def vm_processes(runtimes: set[str] | None = None) -> dict[int, str]:
+    """Live runner and QEMU processes (zombies excluded), optionally only those of `runtimes`."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         pid = int(entry)
         cmd = _cmdline(pid)
-        if ("qemu-system" in cmd or " -m runner " in f" {cmd} ") and not _is_zombie(pid):
+        is_vm_process = "qemu-system" in cmd or " -m runner " in f" {cmd} "
+        if (
+            is_vm_process
+            and not _is_zombie(pid)
+            and (runtimes is None or runtime_of(pid) in runtimes)
+        ):
             found[pid] = cmd
     return found
 
@@ -72,14 +90,15 @@ def wait_for(
         time.sleep(step)
 
 
-def check_no_leaks(env: Env, before: set[int]) -> list[str]:
-    """Problems left by a test: processes, sockets, held locks. Kills what it finds."""
+def check_no_leaks(env: Env) -> list[str]:
+    """Problems left by a test: processes, sockets, lock files. Kills what it finds."""
     problems: list[str] = []
+    mine = {str(env.runtime)}
     deadline = time.monotonic() + 5
-    leaked = {p: c for p, c in vm_processes().items() if p not in before}
+    leaked = vm_processes(mine)
     while leaked and time.monotonic() < deadline:
         time.sleep(0.02)
-        leaked = {p: c for p, c in vm_processes().items() if p not in before}
+        leaked = vm_processes(mine)
     for pid, cmd in leaked.items():
         problems.append(f"leaked process {pid}: {cmd}")
         with contextlib.suppress(ProcessLookupError):
