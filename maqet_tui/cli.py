@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--serial", action="store_true", help="the guest's serial output")
     which.add_argument("--runner", action="store_true", help="the runner's log (default)")
     lg.add_argument("-f", "--follow", action="store_true")
+    c = cmd("console", "attach this terminal to the guest's serial console (Ctrl-] leaves)")
+    c.add_argument("name")
+    cmd("demo", "define the ready-made demo VM (a real Linux guest; built once, cached)")
     r = cmd("rm", "remove a VM definition")
     r.add_argument("name")
     r.add_argument("--force", action="store_true", help="stop it first if it runs")
@@ -221,6 +224,28 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from .console_cli import attach
+    from .errors import StateError
+
+    vm = _manager(args).get(args.name)
+    if vm["status"] not in ("running", "paused") or not vm["socket_path"]:
+        raise StateError(f"VM {vm['name']!r} is not running (status: {vm['status']})")
+    return attach(vm["socket_path"], vm["name"])
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import ensure_demo
+
+    def step(text: str, fraction: float | None) -> None:
+        print(f"  {text}" if fraction is None else f"  [{fraction:4.0%}] {text}", file=sys.stderr)
+
+    vm, created = ensure_demo(_manager(args), step)
+    verb = "added" if created else "already defined:"
+    print(f"{verb} {vm['name']} ({vm['id']}); start it with: maqet-tui start {vm['name']}")
+    return 0
+
+
 def cmd_rm(args: argparse.Namespace) -> int:
     vm = _manager(args).remove(args.name, force=args.force)
     print(f"removed {vm['name']}")
@@ -238,6 +263,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "qmp": cmd_qmp,
     "logs": cmd_logs,
     "rm": cmd_rm,
+    "console": cmd_console,
+    "demo": cmd_demo,
 }
 
 

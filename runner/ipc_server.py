@@ -70,6 +70,7 @@ class IPCServer:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._inode: int | None = None
+        self._serving: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self._clear_stale_path()
@@ -122,6 +123,10 @@ class IPCServer:
             conn.writer.close()
         for t in list(self._tasks):
             t.cancel()
+        # Closed transports end each connection's read loop; let them finish rather than be
+        # cancelled mid-read by the loop's shutdown.
+        if self._serving:
+            await asyncio.wait(list(self._serving), timeout=1.0)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
@@ -129,6 +134,10 @@ class IPCServer:
             "3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         )
         conn = Connection(writer, pid)
+        me = asyncio.current_task()
+        if me is not None:
+            self._serving.add(me)
+            me.add_done_callback(self._serving.discard)
         if uid not in (os.getuid(), 0):
             log.warning("refused connection from pid %s uid %s", pid, uid)
             conn.send(proto.error(None, proto.PERMISSION_DENIED, f"uid {uid} may not use this VM"))

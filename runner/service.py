@@ -36,6 +36,7 @@ STORE_POLL = 0.25  # seconds between "did the store change?" probes (one cheap P
 QMP_TIMEOUT = 60.0
 GREETING_TIMEOUT = 30.0
 STORE_STOP_TIMEOUT = 10.0
+REPLAY_CHARS = 8192
 COMMAND_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LIVE = ("running", "paused")
 
@@ -328,11 +329,15 @@ class Runner:
         if not isinstance(topics, list) or not all(t in proto.TOPICS for t in topics):
             raise RequestError(proto.BAD_REQUEST, f"'topics' must be a list of {proto.TOPICS}")
         conn.topics |= set(topics)
+        # First events, scheduled after the response, so a view starts current: the status and,
+        # with "replay", the recent console output (registered in the same step, so no gap).
+        soon = asyncio.get_running_loop().call_soon
         if "status" in topics:
-            # After the response (scheduled), a first status event so the view starts current.
-            asyncio.get_running_loop().call_soon(
-                conn.send, {"event": "status", "data": self.status_dict()}
-            )
+            soon(conn.send, {"event": "status", "data": self.status_dict()})
+        if params.get("replay") is True and "console" in topics and self.console is not None:
+            tail = self.console.tail()[-REPLAY_CHARS:]
+            if tail:
+                soon(conn.send, {"event": "console", "data": {"text": tail, "replay": True}})
         return {"topics": sorted(conn.topics)}
 
     def _require_live(self) -> None:
@@ -467,6 +472,7 @@ def run(
         level=logging.INFO,
         format=f"%(asctime)s runner[{os.getpid()}] %(levelname)s %(message)s",
     )
+    logging.getLogger("qemu.qmp").setLevel(logging.WARNING)
     log.info("runner for %s (%s) starting", spec["name"], spec["vm_id"])
     if qemu is not None:
         log.info("qemu pid %d: %s", qemu.pid, " ".join(qemu.argv))

@@ -3,7 +3,9 @@ fails any test leaving a runner, a QEMU, a socket or a lock file behind."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,8 @@ from maqet_tui.manager import Manager
 from tests.helpers import Env, check_no_leaks, make_env, remove_env, vm_processes
 
 TINY: dict[str, Any] = {"memory": 64, "accel": "tcg"}
+# The demo guest is built once per machine (scripts/test builds it before the suite runs).
+os.environ.setdefault("MAQET_TUI_GUEST_CACHE", str(Path.home() / ".cache" / "maqet-tui" / "guest"))
 
 
 @pytest.fixture

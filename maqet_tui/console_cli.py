@@ -1,0 +1,103 @@
+"""`maqet-tui console NAME`: this terminal becomes the guest's serial console.
+
+Raw mode so every key (Ctrl-C included) goes to the guest; Ctrl-] leaves, as in virsh and telnet.
+The terminal is restored whatever happens (exceptions, the VM stopping, the runner dying).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import sys
+import termios
+import tty
+from typing import Any, BinaryIO
+
+from . import ipc_protocol as proto
+from .errors import IPCError
+
+ESCAPE = b"\x1d"  # Ctrl-]
+
+
+class _Session:
+    def __init__(self, path: str, out: BinaryIO) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(path)
+        except OSError as exc:
+            raise IPCError(f"cannot reach the runner at {path}: {exc.strerror or exc}") from None
+        self.out = out
+        self.buf = b""
+        self.ids = 0
+        self.ended: str | None = None
+
+    def send(self, method: str, params: dict[str, Any]) -> None:
+        self.ids += 1
+        self.sock.sendall(proto.encode({"id": self.ids, "method": method, "params": params}))
+
+    def pump(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            self.ended = "the runner closed the connection"
+            return
+        self.buf += chunk
+        while b"\n" in self.buf:
+            line, _, self.buf = self.buf.partition(b"\n")
+            self._handle(json.loads(line))
+
+    def _handle(self, msg: dict[str, Any]) -> None:
+        if msg.get("event") == "console":
+            self.out.write(msg["data"]["text"].encode())
+            self.out.flush()
+        elif msg.get("event") == "status":
+            status = msg["data"]["status"]
+            if status not in ("running", "paused"):
+                self.ended = f"the VM is {status}"
+        elif "error" in msg:
+            self.ended = msg["error"].get("message", "error")
+
+
+def attach(path: str, name: str, stdin_fd: int | None = None, out: BinaryIO | None = None) -> int:
+    stdin_fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
+    out = out or sys.stdout.buffer
+    session = _Session(path, out)
+    session.send("subscribe", {"topics": ["console", "status"], "replay": True})
+    is_tty = os.isatty(stdin_fd)
+    saved = termios.tcgetattr(stdin_fd) if is_tty else None
+    sys.stderr.write(f"Connected to {name}'s serial console. Ctrl-] leaves.\r\n")
+    sys.stderr.flush()
+    try:
+        if saved is not None:
+            tty.setraw(stdin_fd)
+        _loop(session, stdin_fd)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(stdin_fd, termios.TCSAFLUSH, saved)
+        with contextlib.suppress(OSError):
+            session.sock.close()
+    sys.stderr.write(
+        f"\r\n[left the console of {name}" + (f": {session.ended}]\n" if session.ended else "]\n")
+    )
+    return 0
+
+
+def _loop(session: _Session, stdin_fd: int) -> None:
+    sock_fd = session.sock.fileno()
+    watch = [sock_fd, stdin_fd]
+    while session.ended is None:
+        ready, _, _ = select.select(watch, [], [])
+        if sock_fd in ready:
+            session.pump()
+        if stdin_fd in ready:
+            data = os.read(stdin_fd, 4096)
+            if not data:  # input closed (a pipe): keep showing output until the VM stops
+                watch = [sock_fd]
+                continue
+            before, esc, _ = data.partition(ESCAPE)
+            if before:
+                session.send("console-write", {"data": before.decode(errors="replace")})
+            if esc:
+                return
