@@ -56,7 +56,9 @@ class IPCClient:
         try:
             self._sock.sendall(data)
         except OSError as exc:
-            raise IPCError(f"runner at {self.path} went away: {exc.strerror or exc}") from None
+            raise IPCError(
+                f"runner at {self.path} went away: {exc.strerror or exc}", "closed"
+            ) from None
         return req_id
 
     def read_message(self, timeout: float | None = None) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class IPCClient:
             except TimeoutError:
                 continue
             except OSError as exc:
-                raise IPCError(f"runner at {self.path} went away: {exc}") from None
+                raise IPCError(f"runner at {self.path} went away: {exc}", "closed") from None
             if not chunk:
                 raise IPCError(f"runner at {self.path} closed the connection", "closed")
             self._buf += chunk

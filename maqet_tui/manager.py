@@ -226,7 +226,7 @@ class Manager:
                 vm.socket_path or self.paths.socket(vm.id), method, params or {}, timeout=timeout
             )
         except IPCError as exc:
-            if exc.code == "not-running":
+            if exc.code in ("not-running", "closed"):  # it stopped under us: say so plainly
                 after = self._vm(vm.id)
                 if after.status not in RUNNING:
                     raise StateError(
