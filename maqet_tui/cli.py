@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .errors import MaqetError
@@ -45,6 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--initrd")
     a.add_argument("--append")
     a.add_argument("--disk", action="append", dest="disks", default=None)
+    a.add_argument(
+        "--new-disk",
+        action="append",
+        metavar="SIZE",
+        default=None,
+        help="create a qcow2 disk of SIZE (e.g. 8G) in the VM's data directory",
+    )
+    a.add_argument(
+        "--from",
+        action="append",
+        dest="from_files",
+        metavar="FILE.yaml",
+        default=None,
+        help="a definition in the peer tool's YAML (repeat to merge)",
+    )
     a.add_argument(
         "--qemu-arg",
         action="append",
@@ -82,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     r = cmd("rm", "remove a VM definition")
     r.add_argument("name")
     r.add_argument("--force", action="store_true", help="stop it first if it runs")
+    r.add_argument(
+        "--delete-disks", action="store_true", help="also delete the disks maqet-tui created for it"
+    )
+    from .cli_more import add_parsers
+
+    add_parsers(cmd)
     return p
 
 
@@ -113,7 +135,22 @@ def cmd_add(args: argparse.Namespace) -> int:
         "qemu_args",
     )
     config = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-    vm = _manager(args).add(args.name, config)
+    from .definitions import add_from_files, add_with_disks
+    from .peer_yaml import NewDisk
+
+    m = _manager(args)
+    if args.from_files:
+        if config or args.new_disk:
+            raise MaqetError("--from cannot be combined with other definition options")
+        vm = add_from_files(m, [Path(f) for f in args.from_files], args.name)
+    elif args.new_disk:
+        disks = [
+            NewDisk(f"disk{i}", size, None, None, "virtio", "disk")
+            for i, size in enumerate(args.new_disk)
+        ]
+        vm = add_with_disks(m, args.name, config, disks)
+    else:
+        vm = m.add(args.name, config)
     print(f"added {vm['name']} ({vm['id']})")
     return 0
 
@@ -247,8 +284,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    vm = _manager(args).remove(args.name, force=args.force)
+    vm = _manager(args).remove(args.name, force=args.force, delete_disks=args.delete_disks)
     print(f"removed {vm['name']}")
+    for path in vm["kept"]:
+        print(f"kept its disks in {path} (rm --delete-disks removes them)")
     return 0
 
 
@@ -269,6 +308,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .cli_more import COMMANDS as MORE
+
+    COMMANDS.update(MORE)
     args = _parser().parse_args(argv)
     if not args.cmd:
         _parser().print_usage(sys.stderr)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .disks import disk_args, normalize_disk, normalize_share, share_args
 from .errors import ConfigError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "initrd": None,
     "append": None,
     "disks": [],
+    "shares": [],
     "qemu_args": [],
 }
 
@@ -110,7 +112,8 @@ class VMConfig:
     kernel: str | None = None
     initrd: str | None = None
     append: str | None = None
-    disks: list[str] = field(default_factory=list)
+    disks: list[dict[str, Any]] = field(default_factory=list)
+    shares: list[dict[str, Any]] = field(default_factory=list)
     qemu_args: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,7 +153,18 @@ class VMConfig:
         disks = d["disks"]
         if not isinstance(disks, list):
             raise ConfigError(f"disks: expected a list, got {type(disks).__name__}")
-        disk_paths = [_path(f"disks[{i}]", x, base, check_files) for i, x in enumerate(disks)]
+        disk_entries = [
+            normalize_disk(f"disks[{i}]", x, base, check_files) for i, x in enumerate(disks)
+        ]
+        shares = d["shares"]
+        if not isinstance(shares, list):
+            raise ConfigError(f"shares: expected a list, got {type(shares).__name__}")
+        share_entries = [
+            normalize_share(f"shares[{i}]", x, base, check_files) for i, x in enumerate(shares)
+        ]
+        tags = [sh["mount_tag"] for sh in share_entries]
+        if len(set(tags)) != len(tags):
+            raise ConfigError("shares: mount_tag values must be unique")
         qargs = d["qemu_args"]
         if not isinstance(qargs, list):
             raise ConfigError(f"qemu_args: expected a list, got {type(qargs).__name__}")
@@ -168,7 +182,8 @@ class VMConfig:
             kernel=kernel,
             initrd=initrd,
             append=append,
-            disks=disk_paths,
+            disks=disk_entries,
+            shares=share_entries,
             qemu_args=qemu_args,
         )
 
@@ -227,7 +242,8 @@ def build_argv(vm_id: str, name: str, cfg: VMConfig, qmp_fd: int, serial_fd: int
     if cfg.append:
         argv += ["-append", cfg.append]
     for disk in cfg.disks:
-        fmt = "qcow2" if disk.endswith(".qcow2") else "raw"
-        argv += ["-drive", f"file={disk},format={fmt},if=virtio"]
+        argv += disk_args(disk)
+    for i, share in enumerate(cfg.shares):
+        argv += share_args(share, i)
     argv += cfg.qemu_args
     return argv

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -78,7 +79,9 @@ class Manager:
             store.update_vm(vm.id, config=json.dumps(cfg.to_dict()))
         return self.get(vm.id)
 
-    def remove(self, ident: str, force: bool = False) -> dict[str, Any]:
+    def remove(self, ident: str, force: bool = False, delete_disks: bool = False) -> dict[str, Any]:
+        """Forget a VM. Its data directory (disks we created) is kept unless `delete_disks`;
+        the result's `kept` lists what stays on disk so the caller can say where."""
         vm = self._vm(ident)
         if vm.status in store.LIVE_STATUSES:
             if not force:
@@ -88,7 +91,13 @@ class Manager:
         for p in (self.paths.runner_log(vm.id), self.paths.serial_log(vm.id)):
             for f in (p, p.with_name(p.name + ".1")):
                 f.unlink(missing_ok=True)
-        return vm.to_dict()
+        data_dir = self.paths.vm_dir(vm.id)
+        kept: builtins.list[str] = []
+        if delete_disks:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        elif data_dir.exists() and any(data_dir.iterdir()):
+            kept.append(str(data_dir))
+        return {**vm.to_dict(), "kept": kept}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, ident: str, timeout: float = DEFAULT_START_TIMEOUT) -> dict[str, Any]:

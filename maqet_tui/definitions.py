@@ -1,0 +1,61 @@
+"""Adding VMs from the peer tool's YAML files (creating the qcow2 disks they ask for) and exporting
+a VM back to that format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import peer_yaml, store
+from .config import VMConfig, validate_name
+from .disks import check_size, create_qcow2
+from .errors import ConfigError, MaqetError
+from .manager import Manager
+
+
+def add_from_files(manager: Manager, files: list[Path], name: str | None = None) -> dict[str, Any]:
+    """Merge `files`, validate everything, then define the VM and create its new disks.
+
+    Disks are created after the row exists (they live in its data directory); if any creation
+    fails, the row and every disk made so far are removed again: all or nothing.
+    """
+    data = peer_yaml.load(files)
+    file_name, config, new_disks = peer_yaml.to_config(data)
+    return add_with_disks(manager, name or file_name or "", config, new_disks)
+
+
+def add_with_disks(
+    manager: Manager, name: str, config: dict[str, Any], new_disks: list[peer_yaml.NewDisk]
+) -> dict[str, Any]:
+    vm_name = validate_name(name)
+    for d in new_disks:
+        check_size(d.size)
+        if d.backing_file and not Path(d.backing_file).is_file():
+            raise ConfigError(f"storage {d.name!r}: backing file {d.backing_file!r} does not exist")
+    VMConfig.from_dict(config)  # everything but the disks still to be created
+    vm = manager.add(vm_name, config)
+    created: list[Path] = []
+    try:
+        disks = list(vm["config"]["disks"])
+        for d in new_disks:
+            path = Path(d.file) if d.file else manager.paths.vm_dir(vm["id"]) / f"{d.name}.qcow2"
+            create_qcow2(path, d.size, Path(d.backing_file) if d.backing_file else None)
+            created.append(path)
+            entry = {
+                "file": str(path),
+                "format": "qcow2",
+                "interface": d.interface,
+                "media": d.media,
+            }
+            disks.insert(len(disks) if d.slot is None else d.slot, entry)
+        return manager.set_config(vm["id"], {"disks": disks})
+    except MaqetError:
+        store.delete_vm(vm["id"])
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def export(manager: Manager, ident: str) -> str:
+    vm = manager.get(ident)
+    return peer_yaml.dump(peer_yaml.from_config(vm["name"], vm["config"]))

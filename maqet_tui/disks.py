@@ -1,0 +1,150 @@
+"""Disk and share entries of a VM definition, and the qemu-img operations on disk images.
+
+A disk is `{"file", "format", "interface", "media"}` (a bare path is shorthand for a virtio disk
+whose format follows the extension); a share is a virtfs export of a host directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, MaqetError
+
+FORMATS = ("qcow2", "raw")
+INTERFACES = ("virtio", "ide", "sata", "none")
+MEDIA = ("disk", "cdrom")
+SECURITY_MODELS = ("mapped-xattr", "mapped-file", "passthrough", "none")
+DISK_KEYS = {"file", "format", "interface", "media"}
+SHARE_KEYS = {"path", "mount_tag", "security_model", "readonly"}
+SIZE_RE = re.compile(r"^\d+(\.\d+)?[KMGT]?$", re.IGNORECASE)
+TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,31}$")
+
+
+def _check_path(key: str, value: object, base: Path | None, must_exist: bool, kind: str) -> str:
+    if not isinstance(value, str) or not value or "\0" in value or "\n" in value:
+        raise ConfigError(f"{key}: expected a path")
+    if value.startswith("-"):
+        raise ConfigError(f"{key}: {value!r} must not start with '-'")
+    p = Path(value).expanduser()
+    if not p.is_absolute():
+        p = (base or Path.cwd()) / p
+    p = Path(os.path.normpath(p))
+    if "," in str(p):
+        raise ConfigError(f"{key}: path {str(p)!r} must not contain a comma")
+    if must_exist and kind == "file" and not p.is_file():
+        raise ConfigError(f"{key}: file {str(p)!r} does not exist")
+    if must_exist and kind == "dir" and not p.is_dir():
+        raise ConfigError(f"{key}: directory {str(p)!r} does not exist")
+    return str(p)
+
+
+def normalize_disk(key: str, entry: object, base: Path | None, check: bool) -> dict[str, Any]:
+    if isinstance(entry, str):
+        entry = {"file": entry}
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{key}: expected a path or a mapping, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - DISK_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{key}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+        )
+    file = _check_path(f"{key}.file", entry.get("file"), base, check, "file")
+    fmt = entry.get("format") or ("qcow2" if file.endswith(".qcow2") else "raw")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{key}.format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    interface = entry.get("interface") or "virtio"
+    if interface not in INTERFACES:
+        raise ConfigError(f"{key}.interface: {interface!r} is not one of {', '.join(INTERFACES)}")
+    media = entry.get("media") or "disk"
+    if media not in MEDIA:
+        raise ConfigError(f"{key}.media: {media!r} is not one of {', '.join(MEDIA)}")
+    return {"file": file, "format": fmt, "interface": interface, "media": media}
+
+
+def normalize_share(key: str, entry: object, base: Path | None, check: bool) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - SHARE_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{key}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+        )
+    path = _check_path(f"{key}.path", entry.get("path"), base, check, "dir")
+    tag = entry.get("mount_tag")
+    if not isinstance(tag, str) or not TAG_RE.match(tag):
+        raise ConfigError(f"{key}.mount_tag: expected 1-31 letters, digits, '.', '_' or '-'")
+    model = entry.get("security_model") or "mapped-xattr"
+    if model not in SECURITY_MODELS:
+        raise ConfigError(
+            f"{key}.security_model: {model!r} is not one of {', '.join(SECURITY_MODELS)}"
+        )
+    readonly = entry.get("readonly", False)
+    if not isinstance(readonly, bool):
+        raise ConfigError(f"{key}.readonly: expected true or false")
+    return {"path": path, "mount_tag": tag, "security_model": model, "readonly": readonly}
+
+
+def disk_args(disk: dict[str, Any]) -> list[str]:
+    interface = "ide" if disk["interface"] == "sata" else disk["interface"]
+    opts = f"file={disk['file']},format={disk['format']},if={interface}"
+    if disk["media"] == "cdrom":
+        opts += ",media=cdrom"
+    return ["-drive", opts]
+
+
+def share_args(share: dict[str, Any], index: int) -> list[str]:
+    opts = (
+        f"local,path={share['path']},mount_tag={share['mount_tag']},"
+        f"security_model={share['security_model']},id=maqet-fs{index}"
+    )
+    if share["readonly"]:
+        opts += ",readonly=on"
+    return ["-virtfs", opts]
+
+
+# -- qemu-img ------------------------------------------------------------------------------------
+def _qemu_img(*args: str) -> str:
+    exe = shutil.which("qemu-img")
+    if exe is None:
+        raise MaqetError("qemu-img not found (install the qemu-utils package)")
+    out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+        raise MaqetError(f"qemu-img {args[0]} failed: {lines[-1] if lines else out.returncode}")
+    return out.stdout
+
+
+def check_size(size: object) -> str:
+    text = str(size).strip()
+    if isinstance(size, bool) or not SIZE_RE.match(text):
+        raise ConfigError(f"size: {size!r} is not a size like 512M or 20G")
+    return text.upper()
+
+
+def create_qcow2(path: Path, size: str, backing: Path | None = None) -> None:
+    """Create a qcow2 image; never overwrites an existing file."""
+    if path.exists():
+        raise MaqetError(f"disk {path} already exists; refusing to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = ["create", "-q", "-f", "qcow2"]
+    if backing is not None:
+        info = image_info(backing)
+        args += ["-b", str(backing), "-F", str(info.get("format", "raw"))]
+    _qemu_img(*args, str(path), check_size(size))
+
+
+def image_info(path: Path) -> dict[str, Any]:
+    """`qemu-img info` as JSON; `-U` lets us read an image a running QEMU has open."""
+    info: dict[str, Any] = json.loads(_qemu_img("info", "-U", "--output=json", str(path)))
+    return info
+
+
+def snapshot_offline(action: str, path: Path, tag: str | None = None) -> None:
+    flag = {"create": "-c", "revert": "-a", "delete": "-d"}[action]
+    _qemu_img("snapshot", flag, str(tag), str(path))

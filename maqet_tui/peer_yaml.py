@@ -1,0 +1,317 @@
+"""VM definitions in the peer tool's YAML format: several files deep-merged, imported, exported.
+
+Merge rules (the peer's): later files win; mappings merge recursively; scalars are replaced;
+`arguments` merge by key (an item replaces the first earlier item with the same key); other lists
+(`storage`) are concatenated. Relative paths are resolved against the file that names them, before
+merging. Whatever we cannot honour is refused by name, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
+MAX_FILE = 1 << 20
+PATH_ARGS = ("kernel", "initrd")
+STORAGE_TYPES = ("qcow2", "raw", "virtfs")
+STORAGE_KEYS = {
+    "qcow2": {"name", "type", "size", "file", "backing_file", "interface", "media"},
+    "raw": {"name", "type", "file", "interface", "media"},
+    "virtfs": {"name", "type", "path", "mount_tag", "security_model", "readonly"},
+}
+
+
+@dataclass(frozen=True)
+class NewDisk:
+    """A qcow2 disk the definition asks for that does not exist yet (created after `add`)."""
+
+    name: str
+    size: str
+    file: str | None  # None: inside the VM's data directory
+    backing_file: str | None
+    interface: str
+    media: str
+    slot: int | None = None  # position among the VM's disks (None: after the others)
+
+
+def _load_one(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE:
+        raise ConfigError(f"{path}: larger than {MAX_FILE} bytes")
+    try:
+        data = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unsupported key{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}"
+        )
+    return _resolve_paths(data, path.parent)
+
+
+def _abs(value: Any, base: Path) -> Any:
+    if isinstance(value, str) and value and not value.startswith("-"):
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (base / p).resolve())
+    return value
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    out = dict(data)
+    if isinstance(data.get("arguments"), list):
+        out["arguments"] = [
+            {k: _abs(v, base) for k, v in item.items()}
+            if isinstance(item, dict) and len(item) == 1 and next(iter(item)) in PATH_ARGS
+            else item
+            for item in data["arguments"]
+        ]
+    if isinstance(data.get("storage"), list):
+        out["storage"] = [
+            {
+                k: (_abs(v, base) if k in ("file", "path", "backing_file") else v)
+                for k, v in item.items()
+            }
+            if isinstance(item, dict)
+            else item
+            for item in data["storage"]
+        ]
+    if "binary" in data and isinstance(data["binary"], str) and "/" in data["binary"]:
+        out["binary"] = _abs(data["binary"], base)
+    return out
+
+
+def _arg_key(item: Any) -> str | None:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and len(item) == 1:
+        return str(next(iter(item)))
+    return None
+
+
+def _merge_arguments(a: list[Any], b: list[Any]) -> list[Any]:
+    out = list(a)
+    for item in b:
+        key = _arg_key(item)
+        idx = next((i for i, x in enumerate(out) if key is not None and _arg_key(x) == key), None)
+        if idx is None:
+            out.append(item)
+        else:
+            out[idx] = item
+    return out
+
+
+def deep_merge(a: dict[str, Any], b: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    if depth > 10:
+        raise ConfigError("definition nests deeper than 10 levels")
+    out = dict(a)
+    for key, value in b.items():
+        old = out.get(key)
+        if key == "arguments" and isinstance(old, list) and isinstance(value, list):
+            out[key] = _merge_arguments(old, value)
+        elif isinstance(old, dict) and isinstance(value, dict):
+            out[key] = deep_merge(old, value, depth + 1)
+        elif isinstance(old, list) and isinstance(value, list):
+            out[key] = old + value
+        else:
+            out[key] = value
+    return out
+
+
+def load(paths: list[Path]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for p in paths:
+        merged = deep_merge(merged, _load_one(p))
+    return merged
+
+
+def _memory_mib(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = re.fullmatch(r"\s*(\d+)\s*([MGT]?)i?B?\s*", str(value), re.IGNORECASE)
+    if not m:
+        raise ConfigError(f"memory: {value!r} is not a size like 512M or 2G")
+    return int(m.group(1)) * {"": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[m.group(2).upper()]
+
+
+def _scalar(key: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"arguments: value of {key!r} must be a scalar or a mapping")
+    return str(value)
+
+
+def _argument(item: Any, cfg: dict[str, Any]) -> None:
+    """One `arguments` item into our definition (managed fields) or into qemu_args."""
+    if isinstance(item, str):
+        key, value = item, None
+    elif isinstance(item, dict) and len(item) == 1:
+        key, value = next(iter(item.items()))
+    else:
+        raise ConfigError(f"arguments: {item!r} must be a string or a one-key mapping")
+    key = str(key).lstrip("-")
+    if isinstance(value, dict):
+        value = ",".join(f"{k}={_scalar(key, v)}" for k, v in value.items())
+    if key in ("kernel", "initrd", "append"):
+        cfg[key] = _scalar(key, value)
+    elif key == "m":
+        cfg["memory"] = _memory_mib(value)
+    elif key == "smp":
+        if not re.fullmatch(r"\d+", str(value)):
+            raise ConfigError(f"arguments: smp {value!r} is not supported (only a CPU count)")
+        cfg["cpus"] = int(str(value))
+    elif key == "enable-kvm":
+        cfg["accel"] = "kvm"
+    elif key == "accel":
+        cfg["accel"] = _scalar(key, value)
+    elif key == "machine":
+        parts = _scalar(key, value).split(",")
+        cfg["machine"] = parts[0].removeprefix("type=")
+        for opt in parts[1:]:
+            if opt.startswith("accel="):
+                cfg["accel"] = opt.split("=", 1)[1]
+            else:
+                raise ConfigError(f"arguments: machine option {opt!r} is not supported")
+    else:
+        cfg.setdefault("qemu_args", []).append(f"-{key}")
+        if value is not None:
+            cfg["qemu_args"].append(_scalar(key, value))
+
+
+def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[NewDisk]]:
+    """(name, our definition, qcow2 disks to create) from a merged peer definition."""
+    cfg: dict[str, Any] = {}
+    if "binary" in data:
+        cfg["binary"] = data["binary"]
+    if "memory" in data:
+        cfg["memory"] = _memory_mib(data["memory"])
+    if "cpu" in data:
+        cfg["cpus"] = data["cpu"]
+    display = data.get("display")
+    if display not in (None, "none"):
+        raise ConfigError(
+            f"display: {display!r} is not supported (VMs run headless; "
+            "add e.g. {vnc: ':1'} to arguments for a remote display)"
+        )
+    if data.get("vga") is not None:
+        cfg["qemu_args"] = ["-vga", _scalar("vga", data["vga"])]
+    args = data.get("arguments") or []
+    if not isinstance(args, list):
+        raise ConfigError("arguments: expected a list")
+    for item in args:
+        _argument(item, cfg)
+    new_disks = _storage(data.get("storage") or [], cfg)
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError("name: expected a string")
+    return name, cfg, new_disks
+
+
+def _storage(storage: Any, cfg: dict[str, Any]) -> list[NewDisk]:
+    if not isinstance(storage, list):
+        raise ConfigError("storage: expected a list")
+    new: list[NewDisk] = []
+    for i, entry in enumerate(storage):
+        where = f"storage[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ConfigError(f"{where}: every entry needs a name")
+        kind = entry.get("type")
+        if kind not in STORAGE_TYPES:
+            raise ConfigError(f"{where}.type: {kind!r} is not one of {', '.join(STORAGE_TYPES)}")
+        unknown = sorted(set(entry) - STORAGE_KEYS[kind])
+        if unknown:
+            raise ConfigError(
+                f"{where}: unsupported key{'s' if len(unknown) > 1 else ''} for "
+                f"{kind}: {', '.join(unknown)}"
+            )
+        if kind == "virtfs":
+            cfg.setdefault("shares", []).append(
+                {
+                    k: entry[k]
+                    for k in ("path", "mount_tag", "security_model", "readonly")
+                    if k in entry
+                }
+            )
+            continue
+        disk = {
+            "file": entry.get("file"),
+            "format": kind,
+            "interface": entry.get("interface", "virtio"),
+            "media": entry.get("media", "disk"),
+        }
+        if kind == "qcow2" and (not entry.get("file") or not Path(entry["file"]).exists()):
+            if "size" not in entry:
+                raise ConfigError(f"{where}: a new qcow2 disk needs a size")
+            new.append(
+                NewDisk(
+                    entry["name"],
+                    str(entry["size"]),
+                    entry.get("file"),
+                    entry.get("backing_file"),
+                    disk["interface"],
+                    disk["media"],
+                    slot=len(cfg.get("disks", [])) + len(new),
+                )
+            )
+            continue
+        if kind == "qcow2" and entry.get("backing_file"):
+            raise ConfigError(f"{where}.backing_file: only for a disk that is created")
+        cfg.setdefault("disks", []).append(disk)
+    return new
+
+
+def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Our definition as peer YAML data; `to_config(from_config(x))` gives back `x`."""
+    out: dict[str, Any] = {
+        "name": name,
+        "binary": cfg["binary"],
+        "memory": f"{cfg['memory']}M",
+        "cpu": cfg["cpus"],
+    }
+    args: list[Any] = [{"machine": cfg["machine"]}]
+    if cfg["accel"] != "auto":
+        args.append({"accel": cfg["accel"]})
+    for key in ("kernel", "initrd", "append"):
+        if cfg.get(key):
+            args.append({key: cfg[key]})
+    qargs = list(cfg.get("qemu_args") or [])
+    while qargs:
+        flag = qargs.pop(0).lstrip("-")
+        if qargs and not qargs[0].startswith("-"):
+            args.append({flag: qargs.pop(0)})
+        else:
+            args.append(flag)
+    out["arguments"] = args
+    storage: list[dict[str, Any]] = [
+        {
+            "name": f"disk{i}",
+            "type": d["format"],
+            "file": d["file"],
+            "interface": d["interface"],
+            "media": d["media"],
+        }
+        for i, d in enumerate(cfg.get("disks") or [])
+    ]
+    storage += [
+        {"name": f"share{i}", "type": "virtfs", **s} for i, s in enumerate(cfg.get("shares") or [])
+    ]
+    if storage:
+        out["storage"] = storage
+    return out
+
+
+def dump(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
