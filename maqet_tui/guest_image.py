@@ -35,7 +35,19 @@ KERNEL_APPEND = "console=ttyS0 quiet"
 FORMAT_VERSION = 1
 KERNEL_META = "linux-image-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
-MODULES = ("evdev", "button")  # input events first, so the power button gets an event node
+# Loaded in this order: input events first, so the power button gets an event node; then the
+# virtio stack, so disks attached to the demo VM show up as /dev/vda... (all modules in Debian).
+MODULES = (
+    "evdev",
+    "button",
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev",
+    "virtio_pci",
+    "virtio_blk",
+)
+REQUIRED_MODULES = ("evdev", "button")  # the others may be built into another kernel
 _APPLET_WORDS = """sh mount umount echo cat sleep usleep insmod lsmod poweroff reboot acpid setsid
 cttyhack grep mkdir uname ls ps dmesg kill cp mv rm ln touch free df uptime head tail sync"""
 APPLETS = tuple(_APPLET_WORDS.split())
@@ -48,8 +60,9 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /var/log /var/run
-insmod /lib/modules/evdev.ko
-insmod /lib/modules/button.ko
+for m in {" ".join(MODULES)}; do
+    [ -e /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko
+done
 if ! grep -qw noacpid /proc/cmdline; then
     acpid -f -c /etc/acpi >/dev/null 2>&1 &
     n=0
@@ -61,11 +74,13 @@ while true; do setsid cttyhack sh; done
 """
 POWER_BUTTON_SCRIPT = "#!/bin/sh\npoweroff -f\n"
 _RECIPE = hashlib.sha256(
-    "\0".join((INIT_SCRIPT, POWER_BUTTON_SCRIPT, *APPLETS)).encode()
+    "\0".join((INIT_SCRIPT, POWER_BUTTON_SCRIPT, *APPLETS, *MODULES)).encode()
 ).hexdigest()
 # Merged-/usr kernels keep modules under usr/lib, and newer ones compress them with xz.
 _KERNEL_FILES = re.compile(
-    r"boot/vmlinuz-.*|(usr/)?lib/modules/[^/]+/kernel/drivers/(input/evdev|acpi/button)\.ko(\.xz)?"
+    r"boot/vmlinuz-.*|(usr/)?lib/modules/[^/]+/kernel/drivers/"
+    r"(input/evdev|acpi/button|virtio/virtio(_ring|_pci|_pci_legacy_dev|_pci_modern_dev)?"
+    r"|block/virtio_blk)\.ko(\.xz)?"
 )
 _STALE_LISTS = re.compile("Unable to locate|No packages found|no installation candidate|404")
 
@@ -221,7 +236,7 @@ def _fetch_parts(work: Path, report: Progress) -> tuple[dict[str, str], dict[str
         files[base.split("-")[0].split(".")[0]] = (
             lzma.decompress(data) if base.endswith(".xz") else data
         )
-    missing = {"vmlinuz", "busybox", *MODULES} - files.keys()
+    missing = {"vmlinuz", "busybox", *REQUIRED_MODULES} - files.keys()
     if missing:
         raise GuestImageError(f"unpacking failed: no {', '.join(sorted(missing))} in the packages")
     return meta, files
@@ -237,7 +252,7 @@ def initramfs_entries(busybox: bytes, modules: dict[str, bytes]) -> list[CpioEnt
         CpioEntry("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1)),
         CpioEntry("bin/busybox", f | 0o755, busybox),
         *(CpioEntry(f"bin/{a}", ln | 0o777, b"busybox") for a in APPLETS),
-        *(CpioEntry(f"lib/modules/{m}.ko", f | 0o644, modules[m]) for m in MODULES),
+        *(CpioEntry(f"lib/modules/{m}.ko", f | 0o644, modules[m]) for m in MODULES if m in modules),
         CpioEntry("etc/acpi/PWRF/00000080", f | 0o755, POWER_BUTTON_SCRIPT.encode()),
         CpioEntry("init", f | 0o755, INIT_SCRIPT.encode()),
     ]

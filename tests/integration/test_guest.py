@@ -122,3 +122,21 @@ def test_console_cli_in_a_terminal(manager: Manager, demo: dict[str, Any], env: 
             pass
         os.close(fd)
     assert manager.get("demo")["status"] == "running"  # leaving the console leaves the VM be
+
+
+def test_guest_sees_a_created_disk(manager: Manager, env: Env) -> None:
+    from maqet_tui.disks import create_qcow2
+
+    vm, _ = ensure_demo(manager)
+    disk = manager.paths.vm_dir(vm["id"]) / "extra.qcow2"
+    create_qcow2(disk, "64M")
+    manager.set_config("demo", {"disks": [str(disk)]})
+    started = manager.start("demo")
+    with ipc_client.IPCClient(started["socket_path"], timeout=10) as sub:
+        sub.call("subscribe", {"topics": ["console"], "replay": True})
+        console = ConsoleReader(sub)
+        console.until(READY_LINE, BOOT_DEADLINE)
+        # The marker is computed by the guest, so the echoed command line cannot match it.
+        manager.console_write("demo", "cat /sys/block/vda/size && echo DISK-$((40+2))\n")
+        text = console.until("DISK-42", 30)
+    assert "131072" in text  # 64 MiB in 512-byte sectors
