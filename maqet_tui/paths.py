@@ -106,5 +106,8 @@ class Paths:
     def ensure(self) -> None:
         """Create the home (0700: it holds logs with guest output) and the runtime directory."""
         for d in (self.home, self.logs, self.vms):
-            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create {d}: {exc.strerror}") from None
         ensure_private_dir(self.runtime)

@@ -264,6 +264,20 @@ def recent_events(vm_id: str, limit: int = 50) -> list[dict[str, Any]]:
     ]
 
 
+def events_since(vm_id: str, after_id: int = 0, limit: int = 200) -> list[dict[str, Any]]:
+    """Events newer than `after_id`, oldest first: lets a view follow the history by id."""
+    rows = (
+        Event.select()
+        .where((Event.vm_id == vm_id) & (Event.id > after_id))
+        .order_by(Event.id.desc())
+        .limit(limit)
+    )
+    return [
+        {"id": e.id, "ts": e.ts, "kind": e.kind, "name": e.name, "data": json.loads(e.data)}
+        for e in reversed(list(rows))
+    ]
+
+
 def delete_vm(vm_id: str) -> None:
     with immediate():
         Event.delete().where(Event.vm_id == vm_id).execute()

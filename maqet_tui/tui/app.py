@@ -1,0 +1,240 @@
+"""MaqetApp: owns the data (rows, stats) and the background services; the main screen shows them.
+
+Data flow: services (store watcher, runner subscriptions, stats sampler, log tail) post messages;
+the handlers here update `vms`/`stats` and call the main screen's `*_changed` hooks. Nothing
+blocking ever runs on this thread, and quitting stops only our own threads: VMs belong to their
+runners and keep running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+
+from ..errors import MaqetError
+from ..manager import Manager
+from .commands import VMCommands
+from .messages import (
+    BootFailed,
+    EventsLoaded,
+    HostSample,
+    LogChunk,
+    ManagerReady,
+    OpFinished,
+    RowsLoaded,
+    RunnerEvent,
+    RunnerGone,
+    StatsSampled,
+)
+from .ops import Ops, error_text
+from .screens.help import HelpScreen
+from .screens.main import DETAIL_BINDINGS, LIST_BINDINGS, MainScreen
+from .screens.vm_actions import VMActionsMixin
+from .services.log_tail import LogTailer
+from .services.stats import StatsSampler
+from .services.store_watch import StoreWatcher
+from .services.subscriptions import Subscriptions
+from .services.threads import run_blocking
+from .widgets.qmp_console import QMPInput
+
+VM = dict[str, Any]
+ManagerFactory = Callable[[str | None], Manager]
+STATUS_FIELDS = (
+    "status",
+    "last_error",
+    "qemu_pid",
+    "runner_pid",
+    "socket_path",
+    "started_at",
+)
+FROZEN_ENV = "MAQET_TUI_FROZEN_HOST"
+
+
+class MaqetApp(App[None]):
+    CSS_PATH = Path(__file__).with_name("maqet.tcss")  # absolute: subclasses live elsewhere
+    TITLE = "maqet-tui"
+    COMMANDS = App.COMMANDS | {VMCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        home: str | None = None,
+        manager_factory: ManagerFactory = Manager,
+        *,
+        frozen_host: bool | None = None,
+        live_stats: bool = True,
+    ) -> None:
+        """`frozen_host` (or MAQET_TUI_FROZEN_HOST=1) shows a fixed host line, for snapshots."""
+        super().__init__()
+        self.home = home
+        self.manager_factory = manager_factory
+        self.frozen_host = (
+            frozen_host if frozen_host is not None else os.environ.get(FROZEN_ENV) == "1"
+        )
+        self.live_stats = live_stats
+        self.manager: Manager | None = None
+        self.boot_error: str | None = None
+        self.loaded = False
+        self.vms: dict[str, VM] = {}
+        self.stats: dict[str, tuple[float, int]] = {}
+        self.host: HostSample | None = None
+        self.samples = 0  # stats samples received (screenshots wait for a measured CPU %)
+        self._pids: dict[str, int] = {}
+        self.ops = Ops(self)
+        self.subs = Subscriptions(self.post_message, self.run_worker)
+        self.watcher: StoreWatcher | None = None
+        self.sampler: StatsSampler | None = None
+        self.tailer: LogTailer | None = None
+        self._main: MainScreen | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def get_default_screen(self) -> MainScreen:
+        self._main = MainScreen()
+        return self._main
+
+    @property
+    def main(self) -> MainScreen | None:
+        return self._main
+
+    def require_manager(self) -> Manager:
+        if self.manager is None:
+            raise MaqetError(self.boot_error or "still starting up; try again in a moment")
+        return self.manager
+
+    def on_mount(self) -> None:
+        self.run_worker(self._boot(), name="boot", exit_on_error=False)
+
+    async def _boot(self) -> None:
+        """The manager reconciles the store on creation: disk work, so not on this thread."""
+        try:
+            manager = await run_blocking(self.manager_factory, self.home)
+        except Exception as exc:
+            self.post_message(BootFailed(error_text(exc)))
+        else:
+            self.manager = manager
+            self.post_message(ManagerReady())
+
+    def on_manager_ready(self, _msg: ManagerReady) -> None:
+        manager = self.require_manager()
+        self.watcher = StoreWatcher(manager.paths.db, self.post_message)
+        self.tailer = LogTailer(self.post_message)
+        self.sampler = StatsSampler(self.post_message, self.pids, sample_host=not self.frozen_host)
+        services = [self.watcher, self.tailer] + ([self.sampler] if self.live_stats else [])
+        for service in services:
+            service.start()
+
+    def on_boot_failed(self, msg: BootFailed) -> None:
+        self.boot_error = msg.error
+        self.notify(msg.error, title="cannot open the VM store", severity="error", timeout=30)
+        if main := self.live_main():
+            main.boot_failed(msg.error)
+
+    def on_unmount(self) -> None:
+        self.subs.cancel_all()
+        for service in (self.watcher, self.sampler, self.tailer):
+            if service is not None:
+                service.stop()
+
+    def pids(self) -> dict[str, int]:
+        """For the stats thread: replaced (never mutated) on each change, so safe to read."""
+        return self._pids
+
+    def poke_store(self) -> None:
+        if self.watcher is not None:
+            self.watcher.poke()
+
+    def follow(self, vm_id: str | None) -> None:
+        """The selection changed: stream that VM's events and runner log."""
+        if self.watcher is not None:
+            self.watcher.select(vm_id)
+        if self.tailer is not None:
+            manager = self.manager
+            path = manager.paths.runner_log(vm_id) if manager and vm_id else None
+            self.tailer.select(vm_id, path)
+
+    def live_main(self) -> MainScreen | None:
+        """The main screen if it can take updates (not before mount, not while shutting down:
+        service messages keep arriving while the DOM is being torn down)."""
+        m = self._main
+        if m is None or not self.is_running or not m.is_mounted or not m.is_attached:
+            return None
+        return m
+
+    def refresh_main(self) -> None:
+        if main := self.live_main():
+            main.vms_changed()
+
+    def _set_vms(self, vms: dict[str, VM]) -> None:
+        self.vms = vms
+        self._pids = {i: int(vm["qemu_pid"]) for i, vm in vms.items() if vm.get("qemu_pid")}
+        if self.sampler is not None:
+            self.sampler.poke()
+        self.refresh_main()
+
+    # -- messages from the services ----------------------------------------------------------
+    def on_rows_loaded(self, msg: RowsLoaded) -> None:
+        self.loaded = True
+        self._set_vms({str(vm["id"]): vm for vm in msg.rows})
+        self._sync_subscriptions()
+
+    def _sync_subscriptions(self) -> None:
+        retry = self.subs.sync(self.vms.values())
+        if retry is not None:
+            self.set_timer(retry + 0.05, self._sync_subscriptions)
+
+    def on_runner_event(self, msg: RunnerEvent) -> None:
+        vm = self.vms.get(msg.vm_id)
+        if msg.topic == "status" and vm is not None:
+            changes = {k: msg.data[k] for k in STATUS_FIELDS if k in msg.data}
+            if any(vm.get(k) != v for k, v in changes.items()):
+                self._set_vms({**self.vms, msg.vm_id: {**vm, **changes}})
+        self.poke_store()  # the runner has recorded (or is recording) an event: fetch it
+
+    def on_runner_gone(self, msg: RunnerGone) -> None:
+        self.subs.ended(msg.vm_id, msg.key)
+        if msg.vm_id in self.vms:
+            self.ops.reconcile(msg.vm_id)
+
+    def on_stats_sampled(self, msg: StatsSampled) -> None:
+        self.stats = msg.vms
+        self.host = msg.host or self.host
+        self.samples += 1
+        if main := self.live_main():
+            main.stats_changed()
+
+    def on_events_loaded(self, msg: EventsLoaded) -> None:
+        if main := self.live_main():
+            main.events_loaded(msg)
+
+    def on_log_chunk(self, msg: LogChunk) -> None:
+        if main := self.live_main():
+            main.log_chunk(msg)
+
+    def on_op_finished(self, msg: OpFinished) -> None:
+        if msg.error is None:
+            self.notify(msg.done, timeout=3)
+        else:
+            self.notify(f"{msg.what} failed: {msg.error}", severity="error", timeout=10)
+        self.poke_store()
+
+    # -- app-wide keys -----------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(
+            HelpScreen(
+                [
+                    ("VM actions", VMActionsMixin.ACTION_BINDINGS),
+                    ("VM list", LIST_BINDINGS),
+                    ("Details", DETAIL_BINDINGS),
+                    ("QMP pane", QMPInput.BINDINGS),
+                    ("General", self.BINDINGS),
+                ]
+            )
+        )

@@ -1,0 +1,94 @@
+"""Lifecycle operations on VMs, run off the UI thread and reported through notifications.
+
+Each call is one manager call on a daemon thread (see services.threads): the UI stays live while a
+start waits for QMP or a stop waits for the guest, and a failure becomes one line, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MaqetError
+from .messages import OpFinished
+from .services.threads import run_blocking
+
+if TYPE_CHECKING:
+    from ..manager import Manager
+    from .app import MaqetApp
+
+STOP_TIMEOUT = 30.0
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for the user: our own errors as they are, anything else marked as internal."""
+    if isinstance(exc, MaqetError):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+class Ops:
+    def __init__(self, app: MaqetApp) -> None:
+        self.app = app
+
+    @property
+    def manager(self) -> Manager:
+        return self.app.require_manager()
+
+    def run(
+        self, what: str, done: str, fn: Callable[..., Any], *args: Any, vm_ids: list[str]
+    ) -> None:
+        async def job() -> None:
+            try:
+                await run_blocking(fn, *args)
+            except Exception as exc:
+                self.app.post_message(OpFinished(what, done, error_text(exc), vm_ids))
+            else:
+                self.app.post_message(OpFinished(what, done, None, vm_ids))
+
+        self.app.run_worker(job(), name=what, group="ops", exit_on_error=False)
+
+    def _each(
+        self, verb: str, state: str, vms: list[dict[str, Any]], fn: Callable[..., Any], *args: Any
+    ) -> None:
+        for vm in vms:
+            self.run(
+                f"{verb} {vm['name']}",
+                f"{vm['name']} {state}",
+                fn,
+                vm["id"],
+                *args,
+                vm_ids=[vm["id"]],
+            )
+
+    def start(self, vms: list[dict[str, Any]]) -> None:
+        self._each("start", "is running", vms, self.manager.start)
+
+    def stop(self, vms: list[dict[str, Any]], force: bool) -> None:
+        verb = "force stop" if force else "stop"
+        self._each(verb, "is stopped", vms, self.manager.stop, force, STOP_TIMEOUT)
+
+    def pause(self, vms: list[dict[str, Any]]) -> None:
+        self._each("pause", "is paused", vms, self.manager.pause)
+
+    def resume(self, vms: list[dict[str, Any]]) -> None:
+        self._each("resume", "is running", vms, self.manager.resume)
+
+    def reset(self, vms: list[dict[str, Any]]) -> None:
+        self._each("reset", "was reset", vms, self.manager.reset)
+
+    def delete(self, vms: list[dict[str, Any]], force: bool) -> None:
+        self._each("delete", "was deleted", vms, self.manager.remove, force)
+
+    def reconcile(self, vm_id: str) -> None:
+        """After a runner vanished: let the manager record what happened to it (crashed...)."""
+
+        async def job() -> None:
+            # Deleted meanwhile, or the store is busy: the next change will tell either way.
+            with contextlib.suppress(Exception):
+                await run_blocking(self.manager.get, vm_id)
+            self.app.poke_store()
+
+        self.app.run_worker(job(), name=f"reconcile {vm_id}", group="ops", exit_on_error=False)

@@ -1,0 +1,267 @@
+"""The main screen: host line, VM table, detail tabs for the selected VM, footer.
+
+Layout follows lazydocker/nEMU (list, then tabbed details, key hints at the bottom) stacked
+vertically so it works at 80x24. The screen owns selection, marks and the filter; the app owns
+the data (rows, stats) and the services, and calls the `*_changed` hooks below.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
+
+from ..messages import EventsLoaded, LogChunk
+from ..vmview import LIVE, matches
+from ..widgets.event_log import EventLog
+from ..widgets.host_header import HostHeader
+from ..widgets.log_view import LogView
+from ..widgets.overview import RECENT, OverviewPane
+from ..widgets.qmp_console import QMPConsole, QMPInput
+from ..widgets.vm_table import VMTable
+from .vm_actions import VMActionsMixin
+
+if TYPE_CHECKING:
+    from ..app import MaqetApp
+
+VM = dict[str, Any]
+
+# The detail tabs, in key order (1, 2, ...). A future Console tab (guest serial: the runner's
+# "console" topic and console-write) goes here as ("console", "Console") with its pane in
+# `_pane()`; keys, [ ] and the help screen pick it up from this tuple.
+DETAIL_TABS: tuple[tuple[str, str], ...] = (
+    ("overview", "Overview"),
+    ("qmp", "QMP"),
+    ("events", "Events"),
+    ("log", "Log"),
+)
+EVENTS_KEPT = 200
+
+
+LIST_BINDINGS = [
+    Binding("space", "mark", "Mark VM", tooltip="Mark (start/stop use marks)", show=False),
+    Binding("slash", "filter", "Filter", key_display="/"),
+    Binding("escape", "back", "Back", key_display="esc", tooltip="Back; clear filter, marks"),
+]
+DETAIL_BINDINGS = [
+    Binding("enter", "focus_details", "Into the details pane", show=False),
+    *(
+        Binding(str(i), f"tab('{tab}')", f"{title} tab", show=False)
+        for i, (tab, title) in enumerate(DETAIL_TABS, 1)
+    ),
+    Binding("left_square_bracket", "tab_step(-1)", "Previous tab", key_display="[", show=False),
+    Binding("right_square_bracket", "tab_step(1)", "Next tab", key_display="]", show=False),
+]
+
+
+class MainScreen(VMActionsMixin, Screen[None]):
+    BINDINGS = [*VMActionsMixin.ACTION_BINDINGS, *LIST_BINDINGS, *DETAIL_BINDINGS]
+
+    # The footer is recomputed whenever the selected VM's status changes (check_action below).
+    selected_status: reactive[str | None] = reactive(None, bindings=True)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The VM the detail panes show; follows the cursor through SelectionChanged. Actions use
+        # `selected_id` (the cursor itself), so a key typed right after j/k hits the right VM.
+        self.shown_id: str | None = None
+        self.marks: set[str] = set()
+        self.filter_text = ""
+        self.events: list[dict[str, Any]] = []
+        self.want_select: str | None = None
+
+    @property
+    def maqet(self) -> MaqetApp:
+        return self.app  # type: ignore[return-value]
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield HostHeader(frozen=self.maqet.frozen_host, id="host")
+        yield Input(
+            placeholder="filter: name, status or id  (esc clears)", id="filter", compact=True
+        )
+        yield VMTable(id="vms")
+        with TabbedContent(id="details"):
+            for i, (tab, title) in enumerate(DETAIL_TABS, 1):
+                with TabPane(f"{i} {title}", id=f"tab-{tab}"):
+                    yield self._pane(tab)
+        yield Footer()
+
+    def _pane(self, tab: str) -> Widget:
+        if tab == "overview":
+            return OverviewPane(id="overview")
+        if tab == "qmp":
+            return QMPConsole(id="qmp")
+        if tab == "events":
+            return EventLog(id="events")
+        return LogView(id="log")
+
+    def on_mount(self) -> None:
+        self.query_one(VMTable).focus()
+        if self.maqet.loaded:  # rows may have arrived before this screen was up
+            self.vms_changed()
+        if self.maqet.boot_error:
+            self.boot_failed(self.maqet.boot_error)
+
+    def boot_failed(self, error: str) -> None:
+        self.query_one(OverviewPane).show_error(f"Cannot open the VM store: {error}")
+
+    @property
+    def table(self) -> VMTable:
+        return self.query_one(VMTable)
+
+    @property
+    def selected_id(self) -> str | None:
+        return self.table.selected_id
+
+    @property
+    def shown_vm(self) -> VM | None:
+        return self.maqet.vms.get(self.shown_id) if self.shown_id else None
+
+    # -- data hooks (called by the app) ------------------------------------------------------
+    def vms_changed(self) -> None:
+        vms = self.maqet.vms
+        self.marks &= set(vms)
+        rows = [vm for vm in vms.values() if matches(vm, self.filter_text)]
+        self.table.show(rows, self.maqet.stats, self.marks)
+        if self.want_select and self.table.select_id(self.want_select):
+            self.want_select = None
+        running = sum(1 for vm in vms.values() if vm.get("status") in ("running", "paused"))
+        header = self.query_one(HostHeader)
+        header.set_counts(running, len(vms))
+        header.set_host(self.maqet.host)
+        selected = self.maqet.vms.get(self.selected_id or "")
+        self.selected_status = selected.get("status") if selected else None
+        vm = self.shown_vm
+        self.query_one(OverviewPane).show(vm, self.events[-RECENT:])
+        self.query_one(QMPConsole).set_vm(vm)
+        self.refresh_bindings()
+
+    def stats_changed(self) -> None:
+        self.query_one(HostHeader).set_host(self.maqet.host)
+        rows = [vm for vm in self.maqet.vms.values() if matches(vm, self.filter_text)]
+        self.table.show(rows, self.maqet.stats, self.marks)
+        vm = self.shown_vm
+        if vm is not None and vm.get("status") in LIVE:
+            self.query_one(OverviewPane).show(vm, self.events[-RECENT:])
+
+    def events_loaded(self, msg: EventsLoaded) -> None:
+        if msg.vm_id != self.shown_id:
+            return
+        log = self.query_one(EventLog)
+        if msg.reset:
+            self.events = list(msg.events)
+            log.reset(self.events)
+        else:
+            self.events = (self.events + msg.events)[-EVENTS_KEPT:]
+            log.append(msg.events)
+        self.query_one(OverviewPane).show(self.shown_vm, self.events[-RECENT:])
+
+    def log_chunk(self, msg: LogChunk) -> None:
+        if msg.vm_id != self.shown_id:
+            return
+        view = self.query_one(LogView)
+        if msg.reset:
+            view.reset(msg.text)
+        else:
+            view.append(msg.text)
+
+    @on(VMTable.SelectionChanged)
+    def _selection_changed(self, event: VMTable.SelectionChanged) -> None:
+        self.shown_id = event.vm_id
+        vm = self.shown_vm
+        self.selected_status = vm.get("status") if vm else None
+        self.events = []
+        self.query_one(EventLog).reset([], "loading…" if vm else "no VM selected")
+        self.query_one(LogView).reset("", "loading…" if vm else "no VM selected")
+        self.query_one(OverviewPane).show(vm, [])
+        self.query_one(QMPConsole).set_vm(vm)
+        self.maqet.follow(event.vm_id)
+        self.refresh_bindings()
+
+    # -- keys --------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide what cannot apply now, so the footer only offers what would work."""
+        if action in self.VM_ACTIONS:
+            if isinstance(self.focused, Input):
+                return False
+            return bool(self.applicable(action))
+        typing = isinstance(self.focused, Input)
+        if action == "mark":
+            return self.selected_id is not None and not typing
+        if action == "filter":
+            return not typing
+        if action == "back":  # offered only when there is something to go back from
+            return self.focused is not self.table or bool(self.filter_text or self.marks)
+        return True
+
+    def action_mark(self) -> None:
+        vm_id = self.selected_id
+        if vm_id is None:
+            return
+        self.marks ^= {vm_id}
+        self.vms_changed()
+        self.table.action_cursor_down()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.vms_changed()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value:
+            event.input.remove_class("-shown")
+        self.table.focus()
+
+    def clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.remove_class("-shown")
+        if self.filter_text:
+            self.filter_text = ""
+            self.vms_changed()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if self.focused is box or (self.focused is self.table and self.filter_text):
+            self.clear_filter()
+        elif self.focused is self.table and self.marks:
+            self.marks.clear()
+            self.vms_changed()
+        self.table.focus()
+
+    @on(DataTable.RowSelected, "#vms")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_focus_details()
+
+    def action_focus_details(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        target: Widget = {
+            "tab-overview": self.query_one(OverviewPane),
+            "tab-events": self.query_one(EventLog),
+            "tab-log": self.query_one(LogView),
+        }.get(tabs.active) or self.query_one(QMPInput)
+        target.focus()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{tab}"
+
+    def action_tab_step(self, step: int) -> None:
+        names = [f"tab-{t}" for t, _title in DETAIL_TABS]
+        tabs = self.query_one(TabbedContent)
+        index = names.index(tabs.active) if tabs.active in names else 0
+        tabs.active = names[(index + step) % len(names)]

@@ -1,0 +1,178 @@
+"""The lifecycle keys of the main screen: which VMs an action targets, confirmations, dispatch.
+
+Destructive actions sit on shifted keys (S, F, R, D) and ask first; start and stop apply to the
+marked VMs when any are marked, otherwise to the selected one. Everything lands in `Ops`, which
+runs it off the UI thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.binding import Binding
+
+from ..vmview import ALLOWED, allowed
+from .confirm import ConfirmScreen
+from .vm_form import VMFormScreen
+
+if TYPE_CHECKING:
+    from ..app import MaqetApp
+    from ..widgets.vm_table import VMTable
+
+VM = dict[str, Any]
+BULK = frozenset({"start", "stop", "force_stop"})
+
+
+def _names(vms: list[VM]) -> str:
+    names = [str(vm["name"]) for vm in vms]
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+class VMActionsMixin:
+    ACTION_BINDINGS: ClassVar[list[Binding]] = [
+        Binding("s", "start", "Start"),
+        Binding("S", "stop", "Stop", key_display="S"),
+        Binding("F", "force_stop", "Force stop", key_display="F", show=False),
+        Binding("p", "pause", "Pause"),
+        Binding("r", "resume", "Resume"),
+        Binding("R", "reset", "Reset", key_display="R", show=False),
+        Binding("D", "delete", "Delete", key_display="D"),
+        Binding("e", "edit", "Edit", show=False),
+        Binding("a", "add", "Add VM", key_display="a"),
+    ]
+    VM_ACTIONS: ClassVar[frozenset[str]] = frozenset(ALLOWED)
+
+    # Provided by the screen this is mixed into.
+    marks: set[str]
+    want_select: str | None
+
+    if TYPE_CHECKING:
+
+        @property
+        def selected_id(self) -> str | None: ...
+
+        @property
+        def maqet(self) -> MaqetApp: ...
+
+        @property
+        def table(self) -> VMTable: ...
+
+        def clear_filter(self) -> None: ...
+
+    def targets(self, action: str) -> list[VM]:
+        vms = self.maqet.vms
+        if action in BULK and self.marks:
+            return [vms[i] for i in self.table.ids if i in self.marks and i in vms]
+        vm = vms.get(self.selected_id) if self.selected_id else None
+        return [vm] if vm is not None else []
+
+    def applicable(self, action: str) -> list[VM]:
+        return [vm for vm in self.targets(action) if allowed(action, vm.get("status"))]
+
+    def run_vm_action(self, vm_id: str, action: str) -> None:
+        """From the command palette: act on one named VM, whatever is selected or marked."""
+        self.marks.clear()
+        if not self.table.select_id(vm_id):
+            self.clear_filter()  # it may be filtered out of the table
+            self.table.select_id(vm_id)
+        if self.selected_id == vm_id:  # never act on another VM than the one named
+            getattr(self, f"action_{action}")()
+
+    def _confirm(self, title: str, body: str, label: str, then: Any, value: str = "yes") -> None:
+        def done(result: str | None) -> None:
+            if result is not None:
+                then(result)
+
+        self.maqet.push_screen(ConfirmScreen(title, body, label, value), done)
+
+    def _after_bulk(self, action: str) -> None:
+        if action in BULK and self.marks:
+            self.marks.clear()
+            self.maqet.refresh_main()
+
+    def action_start(self) -> None:
+        vms = self.applicable("start")
+        self._after_bulk("start")
+        self.maqet.ops.start(vms)
+
+    def action_stop(self) -> None:
+        vms = self.applicable("stop")
+        if vms:
+            self._confirm(
+                f"Stop {_names(vms)}?",
+                "Asks the guest to power down (ACPI). A guest that has not gone in 30 s is "
+                "told to quit, then killed.",
+                "Stop",
+                lambda _r: self._stop(vms, force=False),
+            )
+
+    def action_force_stop(self) -> None:
+        vms = self.applicable("force_stop")
+        if vms:
+            self._confirm(
+                f"Force stop {_names(vms)}?",
+                "QEMU quits at once, like pulling the plug: unsaved guest data is lost.",
+                "Force stop",
+                lambda _r: self._stop(vms, force=True),
+            )
+
+    def _stop(self, vms: list[VM], force: bool) -> None:
+        self._after_bulk("force_stop" if force else "stop")
+        self.maqet.ops.stop(vms, force=force)
+
+    def action_pause(self) -> None:
+        self.maqet.ops.pause(self.applicable("pause"))
+
+    def action_resume(self) -> None:
+        self.maqet.ops.resume(self.applicable("resume"))
+
+    def action_reset(self) -> None:
+        vms = self.applicable("reset")
+        if vms:
+            self._confirm(
+                f"Reset {_names(vms)}?",
+                "A hard reset, like the reset button: the guest reboots without shutting down.",
+                "Reset",
+                lambda _r: self.maqet.ops.reset(vms),
+            )
+
+    def action_delete(self) -> None:
+        vms = self.applicable("delete")
+        if not vms:
+            return
+        vm = vms[0]
+        live = vm.get("status") in ("running", "paused")
+        body = f"The definition of {vm['name']} and its logs are removed; disk images are kept."
+        if live:
+            body = f"{vm['name']} is {vm['status']}: it will be force-stopped first. " + body
+        self._confirm(
+            f"Delete {vm['name']}?",
+            body,
+            "Stop and delete" if live else "Delete",
+            lambda r: self.maqet.ops.delete([vm], force=r == "force"),
+            value="force" if live else "yes",
+        )
+
+    def action_add(self) -> None:
+        def save(name: str, config: dict[str, Any]) -> VM:
+            return self.maqet.require_manager().add(name, config)
+
+        self.maqet.push_screen(VMFormScreen(save), self._form_done)
+
+    def action_edit(self) -> None:
+        vms = self.applicable("edit")
+        if not vms:
+            return
+        vm_id = vms[0]["id"]
+
+        def save(_name: str, config: dict[str, Any]) -> VM:
+            return self.maqet.require_manager().set_config(vm_id, config)
+
+        self.maqet.push_screen(VMFormScreen(save, vms[0]), self._form_done)
+
+    def _form_done(self, vm: VM | None) -> None:
+        if vm is not None:
+            self.want_select = str(vm["id"])  # selected as soon as its row is in
+            self.maqet.notify(f"saved {vm['name']}")
+            self.maqet.refresh_main()
+            self.maqet.poke_store()

@@ -1,0 +1,224 @@
+"""Add (`a`) or edit (`e`) a VM: one field per line, errors under the field they are about.
+
+Everything checkable here (name syntax, numbers, quoting, file existence, reserved QEMU options)
+is checked before anything is saved and all problems are shown at once; what only the store can
+tell (a duplicate name) comes back from the save and lands under its field too.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ...config import ACCELS, MAX_CPUS, VMConfig, validate_name
+from ...errors import ConfigError
+from ..ops import error_text
+from ..services.threads import run_blocking
+
+VM = dict[str, Any]
+Save = Callable[[str, dict[str, Any]], VM]
+
+# (field, label, placeholder)
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("name", "name", "e.g. web-1 (letters, digits, . _ -)"),
+    ("memory", "memory", "MiB, e.g. 256 or 1G"),
+    ("cpus", "vCPUs", "e.g. 2"),
+    ("kernel", "kernel", "path to a kernel image (optional)"),
+    ("initrd", "initrd", "path to an initrd (needs a kernel)"),
+    ("append", "append", "kernel command line (needs a kernel)"),
+    ("disks", "disks", "disk image paths, space separated"),
+    ("qemu_args", "qemu args", "extra QEMU arguments, e.g. -device virtio-rng-pci"),
+)
+MEMORY_RE = re.compile(r"^\s*(\d+)\s*(m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
+
+
+def parse_memory(text: str) -> int:
+    m = MEMORY_RE.match(text)
+    if not m:
+        raise ConfigError(f"memory: {text!r} is not a size; use MiB like 256, or 1G")
+    value = int(m.group(1))
+    return value * 1024 if (m.group(2) or "m").lower().startswith("g") else value
+
+
+def parse_cpus(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CPUS:
+        raise ConfigError(f"cpus: {text!r} is not a whole number from 1 to {MAX_CPUS}")
+    return int(text)
+
+
+def field_of(message: str) -> str:
+    """Which field an error message is about ("disks[0]: ..." → disks); "" if none."""
+    if message.startswith("invalid VM name") or "already exists" in message:
+        return "name"
+    head = re.match(r"^([a-z_]+)(\[\d+\])?[.:]", message)
+    if head and head.group(1) in {f for f, _l, _p in FIELDS} | {"accel"}:
+        return head.group(1)
+    return ""
+
+
+def _entry_path(entry: object) -> str:
+    """A disk is a path or a mapping with a `file` (newer definitions)."""
+    if isinstance(entry, dict):
+        return str(entry.get("file") or entry.get("path") or entry)
+    return str(entry)
+
+
+def _split(field: str, text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise ConfigError(f"{field}: {exc} (quote paths with spaces)") from None
+
+
+class VMFormScreen(ModalScreen[VM | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, save: Save, vm: VM | None = None) -> None:
+        super().__init__()
+        self.save = save
+        self.vm = vm
+        self.saving = False
+
+    @property
+    def editing(self) -> bool:
+        return self.vm is not None
+
+    def _initial(self, field: str) -> str:
+        if self.vm is None:
+            return {"memory": "256", "cpus": "1"}.get(field, "")
+        if field == "name":
+            return str(self.vm["name"])
+        value = (self.vm.get("config") or {}).get(field)
+        if isinstance(value, list):
+            return shlex.join(_entry_path(v) for v in value)
+        return "" if value is None else str(value)
+
+    def compose(self) -> ComposeResult:
+        title = f"Edit {self.vm['name']}" if self.vm else "Add a VM"
+        with Vertical(id="form-dialog"):
+            yield Static(title, classes="dialog-title")
+            with VerticalScroll(id="form-body"):
+                for field, label, placeholder in FIELDS:
+                    with Horizontal(classes="field"):
+                        yield Label(label, classes="field-label")
+                        yield Input(
+                            self._initial(field),
+                            placeholder=placeholder,
+                            id=f"f-{field}",
+                            compact=True,
+                            disabled=field == "name" and self.editing,
+                        )
+                    yield Static("", id=f"err-{field}", classes="field-error")
+                    if field == "cpus":
+                        with Horizontal(classes="field"):
+                            yield Label("accel", classes="field-label")
+                            accel = str((self.vm or {}).get("config", {}).get("accel", "auto"))
+                            yield Select(
+                                [(a, a) for a in ACCELS],
+                                value=accel,
+                                allow_blank=False,
+                                compact=True,
+                                id="f-accel",
+                            )
+                        yield Static("", id="err-accel", classes="field-error")
+            yield Static("", id="err-form", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Cancel", id="cancel")
+            yield Static("enter saves · esc cancels · tab next field", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        first = "memory" if self.editing else "name"
+        self.query_one(f"#f-{first}", Input).focus()
+
+    def value(self, field: str) -> str:
+        return self.query_one(f"#f-{field}", Input).value.strip()
+
+    def collect(self) -> tuple[str, dict[str, Any], dict[str, str]]:
+        """(name, config, errors by field): every independent problem at once."""
+        errors: dict[str, str] = {}
+        # Editing keeps what the form does not show (binary, machine) from the stored definition.
+        config: dict[str, Any] = dict((self.vm or {}).get("config") or {})
+        config["accel"] = self.query_one("#f-accel", Select).value
+        name = self.value("name")
+        checks: list[tuple[str, Callable[[], Any]]] = [
+            ("name", lambda: validate_name(name)),
+            ("memory", lambda: parse_memory(self.value("memory"))),
+            ("cpus", lambda: parse_cpus(self.value("cpus"))),
+            ("disks", lambda: self._disks(_split("disks", self.value("disks")))),
+            ("qemu_args", lambda: _split("qemu_args", self.value("qemu_args"))),
+        ]
+        for field, check in checks:
+            try:
+                result = check()
+            except ConfigError as exc:
+                errors[field] = str(exc)
+            else:
+                if field != "name":
+                    config[field] = result
+        for field in ("kernel", "initrd", "append"):
+            config[field] = self.value(field) or None
+        if not errors:
+            try:
+                config = VMConfig.from_dict(config).to_dict()
+            except ConfigError as exc:
+                errors[field_of(str(exc)) or "form"] = str(exc)
+        return name, config, errors
+
+    def _disks(self, paths: list[str]) -> list[Any]:
+        """Disks as typed; a path that was already there keeps its stored entry (format,
+        interface, media), since this one-line field can only say which files."""
+        old = {_entry_path(d): d for d in ((self.vm or {}).get("config") or {}).get("disks", [])}
+        return [old.get(p, p) for p in paths]
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for widget in self.query(".field-error"):
+            assert isinstance(widget, Static)
+            field = (widget.id or "").removeprefix("err-")
+            widget.update(errors.get(field, ""))
+            widget.set_class(field in errors, "-shown")
+        for field, _label, _p in FIELDS:
+            if field in errors:
+                self.query_one(f"#f-{field}", Input).focus()
+                break
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def submit(self) -> None:
+        if self.saving:
+            return
+        name, config, errors = self.collect()
+        self.show_errors(errors)
+        if not errors:
+            self.saving = True
+            self.run_worker(self._save(name, config), group="form", exit_on_error=False)
+
+    async def _save(self, name: str, config: dict[str, Any]) -> None:
+        try:
+            vm = await run_blocking(self.save, name, config)
+        except Exception as exc:
+            text = error_text(exc)
+            self.show_errors({field_of(text) or "form": text})
+            self.saving = False
+            return
+        self.dismiss(vm)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,122 @@
+"""What the screen shows about a VM, as plain functions of its row (no Textual, easy to test).
+
+Keeping the status → allowed-actions table here means the footer (check_action), the command
+palette and the bulk actions on marked VMs all agree on what is possible.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from typing import Any
+
+from .. import procs
+from ..config import VMConfig, build_argv
+
+VM = dict[str, Any]
+
+LIVE = frozenset({"starting", "running", "paused", "stopping"})
+
+# action name → statuses in which it makes sense. "stop" on a paused VM works (QEMU quits).
+ALLOWED: dict[str, frozenset[str]] = {
+    "start": frozenset({"stopped", "crashed"}),
+    "stop": frozenset({"running", "paused"}),
+    "force_stop": frozenset({"starting", "running", "paused", "stopping"}),
+    "pause": frozenset({"running"}),
+    "resume": frozenset({"paused"}),
+    "reset": frozenset({"running", "paused"}),
+    "delete": frozenset({"stopped", "crashed", "running", "paused"}),
+    "edit": frozenset({"stopped", "crashed"}),
+}
+
+# Palette titles, in the order a user expects to see them.
+ACTION_TITLES: dict[str, str] = {
+    "start": "Start",
+    "stop": "Stop",
+    "force_stop": "Force stop",
+    "pause": "Pause",
+    "resume": "Resume",
+    "reset": "Reset",
+    "edit": "Edit",
+    "delete": "Delete",
+}
+
+STATUS_STYLE: dict[str, str] = {
+    "running": "bold green",
+    "paused": "bold yellow",
+    "starting": "cyan",
+    "stopping": "cyan",
+    "stopped": "dim",
+    "crashed": "bold red",
+}
+
+
+def allowed(action: str, status: str | None) -> bool:
+    return status is not None and status in ALLOWED.get(action, frozenset())
+
+
+def is_live(vm: VM) -> bool:
+    return vm.get("status") in LIVE
+
+
+def fmt_mib(mib: int | float) -> str:
+    return f"{mib / 1024:.1f}G" if mib >= 1024 else f"{int(mib)}M"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return fmt_mib(n / (1024 * 1024))
+
+
+def fmt_cpu(pct: float | None) -> str:
+    return "-" if pct is None else f"{pct:.0f}%"
+
+
+def fmt_uptime(vm: VM, now: float | None = None) -> str:
+    started = vm.get("started_at")
+    if not started or vm.get("status") not in ("running", "paused"):
+        return "-"
+    secs = max(0, int((now if now is not None else time.time()) - started))
+    h, rem = divmod(secs, 3600)
+    return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
+
+
+def fmt_time(ts: float) -> str:
+    lt = time.localtime(ts)
+    return time.strftime("%H:%M:%S", lt) + f".{int((ts % 1) * 1000):03d}"
+
+
+def matches(vm: VM, text: str) -> bool:
+    """The `/` filter: every word must appear in the name, the status or the id."""
+    hay = f"{vm.get('name', '')} {vm.get('status', '')} {vm.get('id', '')}".lower()
+    return all(word in hay for word in text.lower().split())
+
+
+def command_line(vm: VM) -> tuple[str, bool]:
+    """(QEMU argv as a shell line, whether it is the live process's own).
+
+    A running VM's argv is read from /proc so it is exactly what runs; otherwise it is built from
+    the definition with placeholder fds, which is what the runner would run.
+    """
+    pid = vm.get("qemu_pid")
+    if pid and vm.get("status") in LIVE:
+        argv = procs.cmdline(int(pid))
+        if argv:
+            return shlex.join(argv), True
+    try:
+        cfg = VMConfig.from_dict(vm.get("config") or {}, check_files=False)
+    except Exception as exc:  # a definition that no longer validates: say so, never crash
+        return f"(definition does not validate: {exc})", False
+    return shlex.join(build_argv(str(vm["id"]), str(vm["name"]), cfg, 3, 4)), False
+
+
+def event_text(ev: dict[str, Any]) -> str:
+    """One event as a line: `status running` or `qmp STOP {...}`."""
+    data = ev.get("data") or {}
+    if ev.get("kind") == "status":
+        err = data.get("last_error")
+        return f"status → {ev.get('name')}" + (f"  ({err})" if err else "")
+    inner = data.get("data") if isinstance(data, dict) else None
+    return f"qmp {ev.get('name')}" + (f" {json.dumps(inner)}" if inner else "")

@@ -1,0 +1,91 @@
+"""The Overview tab: everything about one VM on one page, the QEMU command line included.
+
+The command line is copy-paste ready (nEMU's `m` key, user ask #11 in tui-anchors.md): for a live
+VM it is read from /proc, otherwise built from the definition.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ..vmview import STATUS_STYLE, command_line, event_text, fmt_mib, fmt_time, fmt_uptime
+
+VM = dict[str, Any]
+RECENT = 8
+
+
+def _dash(value: object) -> str:
+    if value is None or value == [] or value == "":
+        return "-"
+    if isinstance(value, list):
+        sep = "\n" if any(isinstance(v, dict) for v in value) else " "
+        return sep.join(_entry(v) for v in value)
+    return str(value)
+
+
+def _entry(value: object) -> str:
+    """A list item: a plain value, or a mapping (a disk, a share) as `main (k=v, ...)`."""
+    if not isinstance(value, dict):
+        return str(value)
+    main_key = next((k for k in ("file", "path") if k in value), None)
+    rest = ", ".join(f"{k}={v}" for k, v in value.items() if k != main_key and v is not None)
+    head = str(value[main_key]) if main_key else ""
+    return f"{head} ({rest})" if head and rest else head or rest
+
+
+def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
+    cfg = vm.get("config") or {}
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold cyan", no_wrap=True)
+    grid.add_column(overflow="fold")
+    status = str(vm.get("status"))
+    line = Text(status, style=STATUS_STYLE.get(status, ""))
+    if status in ("running", "paused"):
+        line.append(f"  up {fmt_uptime(vm)}", style="")
+    grid.add_row("name", f"{vm['name']}  (id {vm['id']})")
+    grid.add_row("status", line)
+    if vm.get("last_error"):
+        grid.add_row(Text("last error", style="bold red"), Text(str(vm["last_error"]), "red"))
+    grid.add_row("pids", f"qemu {_dash(vm.get('qemu_pid'))} · runner {_dash(vm.get('runner_pid'))}")
+    grid.add_row("socket", _dash(vm.get("socket_path")))
+    grid.add_row(
+        "hardware",
+        f"{fmt_mib(int(cfg.get('memory', 0)))} · {cfg.get('cpus')} vCPU · "
+        f"accel {cfg.get('accel')} · machine {cfg.get('machine')}",
+    )
+    for key in ("kernel", "initrd", "append", "disks", "shares", "qemu_args"):
+        if cfg.get(key):
+            grid.add_row(key.replace("_", " "), _dash(cfg.get(key)))
+    argv, live = command_line(vm)
+    grid.add_row("command" if live else "command*", Text(argv, style="green"))
+    parts: list[RenderableType] = [grid]
+    if not live:
+        parts.append(Text("* built from the definition; fds 3 and 4 stand for the runner's", "dim"))
+    if events:
+        parts.append(Text("\nrecent events", style="bold cyan"))
+        for ev in events[-RECENT:]:
+            parts.append(Text(f"  {fmt_time(ev['ts'])}  {event_text(ev)}", overflow="ellipsis"))
+    return Group(*parts)
+
+
+class OverviewPane(VerticalScroll):
+    """Scrolls (the command line and events can be long at 80x24); focusable for the keys."""
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static("No VM selected. Press a to add one.", id="overview-body")
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#overview-body", Static).update(Text(text, style="bold red"))
+
+    def show(self, vm: VM | None, events: list[dict[str, Any]]) -> None:
+        body = self.query_one("#overview-body", Static)
+        if vm is None:
+            body.update("No VM selected. Press [b]a[/b] to add one.")
+        else:
+            body.update(render_overview(vm, events))

@@ -1,0 +1,226 @@
+"""The QMP tab: type a command (JSON arguments after its name), read the pretty answer.
+
+History with up/down and tab completion of command names (from the VM's own `query-commands`,
+so only what this QEMU supports is offered). Errors, ours or QEMU's, are lines in the transcript,
+never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.json import JSON
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.suggester import Suggester
+from textual.widgets import Input, Label, RichLog
+
+from ..ops import error_text
+from ..services.threads import run_blocking
+from ..vmview import LIVE
+
+if TYPE_CHECKING:
+    from ..app import MaqetApp
+
+VM = dict[str, Any]
+HISTORY = 200
+QMP_TIMEOUT = 30.0
+
+
+def parse_command(text: str) -> tuple[str, dict[str, Any] | None]:
+    """`query-status` or `human-monitor-command {"command-line": "info cpus"}`; ValueError if bad."""
+    name, _, rest = text.strip().partition(" ")
+    if not name:
+        raise ValueError("type a QMP command name, e.g. query-status")
+    rest = rest.strip()
+    if not rest:
+        return name, None
+    try:
+        args = json.loads(rest)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"arguments are not valid JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(args, dict):
+        raise ValueError('arguments must be a JSON object, e.g. {"id": "x"}')
+    return name, args
+
+
+def _common_prefix(words: list[str]) -> str:
+    first, last = min(words), max(words)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def complete(commands: list[str], value: str) -> tuple[str, list[str]]:
+    """(what tab turns `value` into, the candidates): the unique name plus a space, else the
+    longest common prefix of every match."""
+    found = [c for c in commands if c.startswith(value)]
+    if len(found) == 1:
+        return found[0] + " ", found
+    if found:
+        return _common_prefix(found), found
+    return value, found
+
+
+class CommandSuggester(Suggester):
+    """Shows, greyed, exactly what tab would complete to (so the hint never promises more)."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.commands: list[str] = []
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value or " " in value:
+            return None
+        completed, _found = complete(self.commands, value)
+        return completed.rstrip() if len(completed.rstrip()) > len(value) else None
+
+
+class QMPInput(Input):
+    BINDINGS = [
+        Binding("up", "history(-1)", "Previous command", show=False),
+        Binding("down", "history(1)", "Next command", show=False),
+        Binding("tab", "complete", "Complete command", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.completer = CommandSuggester()
+        super().__init__(suggester=self.completer, **kwargs)
+        self.history: list[str] = []
+        self._pos = 0
+
+    def remember(self, line: str) -> None:
+        if line and (not self.history or self.history[-1] != line):
+            self.history.append(line)
+            del self.history[:-HISTORY]
+        self._pos = len(self.history)
+
+    def action_history(self, step: int) -> None:
+        if not self.history:
+            return
+        self._pos = max(0, min(len(self.history), self._pos + step))
+        self.value = self.history[self._pos] if self._pos < len(self.history) else ""
+        self.cursor_position = len(self.value)
+
+    def action_complete(self) -> None:
+        """Complete a unique name; extend to the common prefix; list the candidates otherwise.
+
+        With nothing to complete, tab does what it does everywhere else: move focus on.
+        """
+        value = self.value
+        if not value or " " in value:
+            self.screen.focus_next()
+            return
+        completed, found = complete(self.completer.commands, value)
+        if completed != value:
+            self.value = completed
+        elif len(found) > 1:
+            self.post_message(QMPConsole.Candidates(found))
+        self.cursor_position = len(self.value)
+
+
+class QMPConsole(Vertical):
+    @dataclass
+    class Candidates(Message):
+        """Tab found several commands for what was typed: show them."""
+
+        names: list[str]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.vm: VM | None = None
+        self._commands_for: tuple[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield RichLog(id="qmp-log", wrap=True, markup=False, max_lines=5000)
+        with Horizontal(id="qmp-prompt"):
+            yield Label("qmp>", id="qmp-label")
+            yield QMPInput(
+                id="qmp-input", placeholder="QMP command, e.g. query-status", compact=True
+            )
+
+    @property
+    def log_widget(self) -> RichLog:
+        return self.query_one("#qmp-log", RichLog)
+
+    @property
+    def input(self) -> QMPInput:
+        return self.query_one("#qmp-input", QMPInput)
+
+    def set_vm(self, vm: VM | None) -> None:
+        """Follow the selected VM; fetch its command list once per runner."""
+        if vm is not None and (self.vm is None or self.vm["id"] != vm["id"]):
+            self.log_widget.write(Text(f"── {vm['name']} ──", style="bold cyan"))
+        self.vm = vm
+        live = vm is not None and vm.get("status") in ("running", "paused")
+        self.input.placeholder = (
+            "QMP command, e.g. query-status  (tab completes, ↑↓ history)"
+            if live
+            else f"{vm['name']} is {vm['status']}; start it to use QMP"
+            if vm is not None
+            else "no VM selected"
+        )
+        if vm is None or not live:
+            return
+        key = (str(vm["id"]), vm.get("runner_pid"))
+        if key != self._commands_for:
+            self._commands_for = key
+            self.run_worker(
+                self._fetch_commands(key[0]), group="qmp-cmds", exclusive=True, exit_on_error=False
+            )
+
+    async def _fetch_commands(self, vm_id: str) -> None:
+        app = cast("MaqetApp", self.app)
+        try:
+            result = await run_blocking(app.require_manager().qmp, vm_id, "query-commands")
+        except Exception:
+            self._commands_for = None  # try again next time the VM is shown
+            return
+        names = sorted(str(c.get("name")) for c in result if isinstance(c, dict))
+        self.input.completer.commands = names
+
+    @on(Candidates)
+    def _show_candidates(self, event: QMPConsole.Candidates) -> None:
+        self.log_widget.write(Text("  ".join(event.names), style="dim"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            return
+        self.input.remember(text)
+        self.input.value = ""
+        log = self.log_widget
+        log.write(Text(f"> {text}", style="bold"))
+        try:
+            command, args = parse_command(text)
+        except ValueError as exc:
+            log.write(Text(f"✗ {exc}", style="red"))
+            return
+        vm = self.vm
+        if vm is None:
+            log.write(Text("✗ no VM selected", style="red"))
+            return
+        if vm.get("status") not in LIVE:
+            log.write(Text(f"✗ {vm['name']} is {vm['status']}; start it first", style="red"))
+            return
+        self.run_worker(self._execute(vm["id"], command, args), group="qmp", exit_on_error=False)
+
+    async def _execute(self, vm_id: str, command: str, args: dict[str, Any] | None) -> None:
+        app = cast("MaqetApp", self.app)
+        log = self.log_widget
+        try:
+            result = await run_blocking(
+                app.require_manager().qmp, vm_id, command, args, QMP_TIMEOUT
+            )
+        except Exception as exc:
+            log.write(Text(f"✗ {error_text(exc)}", style="bold red"))
+            return
+        log.write(JSON.from_data(result, indent=2))

@@ -1,0 +1,129 @@
+"""The VM list: one row per VM, keyed by id, updated cell by cell so the cursor never jumps.
+
+Rows are rebuilt only when the set or order of VMs changes (add, delete, filter); status and
+stats changes update single cells, which keeps the table cheap at one update a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from ..vmview import STATUS_STYLE, fmt_bytes, fmt_cpu, fmt_mib, fmt_uptime
+
+VM = dict[str, Any]
+Stats = Mapping[str, tuple[float, int]]
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("mark", " "),
+    ("name", "NAME"),
+    ("status", "STATUS"),
+    ("cpus", "vCPU"),
+    ("mem", "MEM"),
+    ("cpu", "CPU%"),
+    ("rss", "RSS"),
+    ("uptime", "UPTIME"),
+)
+MARK = "*"
+
+
+def row_cells(vm: VM, stats: Stats, marked: bool, now: float | None = None) -> list[Text]:
+    cfg = vm.get("config") or {}
+    status = str(vm.get("status", "?"))
+    sample = stats.get(vm["id"]) if vm.get("qemu_pid") else None
+    return [
+        Text(MARK if marked else " ", style="bold magenta"),
+        Text(str(vm["name"]), style="bold" if marked else ""),
+        Text(status, style=STATUS_STYLE.get(status, "")),
+        Text(str(cfg.get("cpus", "?")), justify="right"),
+        Text(fmt_mib(int(cfg.get("memory", 0))), justify="right"),
+        Text(fmt_cpu(sample[0] if sample else None), justify="right"),
+        Text(fmt_bytes(sample[1] if sample else None), justify="right"),
+        Text(fmt_uptime(vm, now), justify="right"),
+    ]
+
+
+class VMTable(DataTable[Text]):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    @dataclass
+    class SelectionChanged(Message):
+        """The VM under the cursor changed (None: the table is empty)."""
+
+        vm_id: str | None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._ids: list[str] = []
+        self._cells: dict[str, list[Text]] = {}
+        self._reported: str | None = None
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def selected_id(self) -> str | None:
+        if not self._ids or not 0 <= self.cursor_row < len(self._ids):
+            return None
+        return self._ids[self.cursor_row]
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    def show(self, vms: Iterable[VM], stats: Stats, marks: set[str]) -> None:
+        """Make the table show exactly `vms`, in order, keeping the cursor on the same VM."""
+        vms = list(vms)
+        now = time.time()
+        ids = [str(vm["id"]) for vm in vms]
+        if ids != self._ids:
+            keep = self.selected_id
+            index = self.cursor_row
+            with self.prevent(DataTable.RowHighlighted):
+                self.clear()
+                self._cells = {}
+                for vm in vms:
+                    cells = row_cells(vm, stats, vm["id"] in marks, now)
+                    self._cells[vm["id"]] = cells
+                    self.add_row(*cells, key=vm["id"])
+                self._ids = ids
+                if keep in ids:
+                    index = ids.index(keep)
+                if ids:
+                    self.move_cursor(row=max(0, min(index, len(ids) - 1)), animate=False)
+        else:
+            for vm in vms:
+                cells = row_cells(vm, stats, vm["id"] in marks, now)
+                old = self._cells.get(vm["id"], [])
+                for (key, _label), new, before in zip(COLUMNS, cells, old, strict=False):
+                    if (new.plain, new.style) != (before.plain, before.style):
+                        self.update_cell(vm["id"], key, new, update_width=True)
+                self._cells[vm["id"]] = cells
+        self._report()
+
+    def select_id(self, vm_id: str) -> bool:
+        if vm_id not in self._ids:
+            return False
+        self.move_cursor(row=self._ids.index(vm_id))
+        self._report()
+        return True
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._report()
+
+    def _report(self) -> None:
+        current = self.selected_id
+        if current != self._reported:
+            self._reported = current
+            self.post_message(self.SelectionChanged(current))

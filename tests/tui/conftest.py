@@ -1,0 +1,91 @@
+"""TUI test helpers: build the app on the test's home, poll the UI with a deadline.
+
+Waiting is always "pause the pilot until a condition holds or a generous deadline passes"; no test
+sleeps for a fixed time and none asserts on elapsed time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, RichLog
+from textual.widgets._footer import FooterKey
+
+from maqet_tui import store
+from maqet_tui.tui.app import MaqetApp
+from maqet_tui.tui.screens.main import MainScreen
+from maqet_tui.tui.widgets.vm_table import VMTable
+from tests.helpers import Env
+
+HANG = 15.0  # a deadline for hangs only; conditions normally hold within a fraction of it
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blinking cursor would make every frame with a focused Input differ (Harlequin's trick)."""
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+
+
+@pytest.fixture
+def make_app(env: Env) -> Iterator[Callable[..., MaqetApp]]:
+    def make(**kwargs: Any) -> MaqetApp:
+        kwargs.setdefault("frozen_host", True)
+        return MaqetApp(str(env.home), **kwargs)
+
+    yield make
+    store.close_db()
+
+
+async def wait_until(
+    pilot: Pilot[Any], pred: Callable[[], object], what: str, timeout: float = HANG
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def main_screen(app: MaqetApp) -> MainScreen:
+    assert app.main is not None
+    return app.main
+
+
+def vm_id(app: MaqetApp, name: str) -> str | None:
+    return next((i for i, vm in app.vms.items() if vm["name"] == name), None)
+
+
+def table_names(app: MaqetApp) -> list[str]:
+    table = main_screen(app).query_one(VMTable)
+    return [table.get_cell(i, "name").plain for i in table.ids]
+
+
+def status_cell(app: MaqetApp, name: str) -> str | None:
+    table = main_screen(app).query_one(VMTable)
+    ident = vm_id(app, name)
+    if ident is None or ident not in table.ids:
+        return None
+    return table.get_cell(ident, "status").plain
+
+
+def log_text(log: RichLog) -> str:
+    return "\n".join(line.text for line in log.lines)
+
+
+def footer_actions(app: MaqetApp) -> set[str]:
+    return {key.action for key in app.screen.query(FooterKey)}
+
+
+async def select(pilot: Pilot[Any], app: MaqetApp, name: str) -> None:
+    """Move the table cursor onto `name` with the keyboard (j/k)."""
+    table = main_screen(app).query_one(VMTable)
+    ident = vm_id(app, name)
+    assert ident is not None, name
+    target = table.ids.index(ident)
+    while table.cursor_row != target:
+        await pilot.press("j" if table.cursor_row < target else "k")
+    await wait_until(pilot, lambda: main_screen(app).shown_id == ident, f"{name} shown")

@@ -1,0 +1,140 @@
+"""Snapshots of the screens people see first, at 80x24 (and the main screen at 120x36).
+
+Frames must not depend on the run: VM ids are rewritten to fixed values, event times are pinned
+and shown in UTC, the host line is frozen and no VM runs (no pids, no uptimes). Review changed
+SVGs (snapshot_report.html) before accepting them with --snapshot-update.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from maqet_tui import store
+from maqet_tui.manager import Manager
+from maqet_tui.tui.app import MaqetApp
+from maqet_tui.tui.screens.help import HelpScreen
+from maqet_tui.tui.screens.vm_form import VMFormScreen
+
+from .conftest import main_screen, wait_until
+
+FIXED_TS = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+TinyVM = Callable[..., dict[str, Any]]
+Snap = Callable[..., bool]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def stable_vms(manager: Manager, tiny_vm: TinyVM, names: list[str]) -> None:
+    """Add stopped VMs whose ids and event times are the same on every run."""
+    for i, name in enumerate(names, 1):
+        vm = tiny_vm(name, cpus=i)
+        fixed = f"0000{i:04x}"
+        store.open_db(manager.paths.db)
+        with store.immediate():
+            store.VM.update(id=fixed).where(store.VM.id == vm["id"]).execute()
+            store.Event.update(vm_id=fixed, ts=FIXED_TS + i).where(
+                store.Event.vm_id == vm["id"]
+            ).execute()
+
+
+def crash(manager: Manager, name: str, why: str) -> None:
+    store.open_db(manager.paths.db)
+    vm = store.find(name)
+    with store.immediate():
+        store.update_vm(vm.id, status="crashed", last_error=why)
+        store.Event.update(ts=FIXED_TS + 10).where(store.Event.vm_id == vm.id).execute()
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    """Rows and the selected VM's events are in (the first frame a user would look at)."""
+    app = pilot.app
+    assert isinstance(app, MaqetApp)
+    await wait_until(pilot, lambda: app.loaded and bool(main_screen(app).events), "data")
+
+
+def test_main_screen_stopped_vms(
+    snap_compare: Snap, make_app: Callable[..., MaqetApp], manager: Manager, tiny_vm: TinyVM
+) -> None:
+    stable_vms(manager, tiny_vm, ["db", "demo", "web-1"])
+    assert snap_compare(make_app(), run_before=settled)
+
+
+def test_main_screen_wide(
+    snap_compare: Snap, make_app: Callable[..., MaqetApp], manager: Manager, tiny_vm: TinyVM
+) -> None:
+    stable_vms(manager, tiny_vm, ["db", "demo", "web-1"])
+    assert snap_compare(make_app(), run_before=settled, terminal_size=(120, 36))
+
+
+def test_crashed_vm_selected(
+    snap_compare: Snap, make_app: Callable[..., MaqetApp], manager: Manager, tiny_vm: TinyVM
+) -> None:
+    stable_vms(manager, tiny_vm, ["db", "demo"])
+    crash(manager, "demo", "QEMU killed by SIGKILL")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("j")
+        app = pilot.app
+        assert isinstance(app, MaqetApp)
+        await wait_until(
+            pilot,
+            lambda: any(e["name"] == "crashed" for e in main_screen(app).events),
+            "crash event shown",
+        )
+
+    assert snap_compare(make_app(), run_before=run_before)
+
+
+def test_help_screen(
+    snap_compare: Snap, make_app: Callable[..., MaqetApp], manager: Manager, tiny_vm: TinyVM
+) -> None:
+    stable_vms(manager, tiny_vm, ["demo"])
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
+
+    assert snap_compare(make_app(), run_before=run_before)
+
+
+def test_add_form_with_errors(
+    snap_compare: Snap, make_app: Callable[..., MaqetApp], manager: Manager, tiny_vm: TinyVM
+) -> None:
+    stable_vms(manager, tiny_vm, ["demo"])
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, VMFormScreen), "form")
+        await pilot.press(*"bad/name", "tab", *"lots", "tab", *"0", "enter")
+        form = pilot.app.screen
+        await wait_until(pilot, lambda: form.query_one("#err-cpus").has_class("-shown"), "errors")
+
+    assert snap_compare(make_app(), run_before=run_before)
+
+
+def test_add_form_empty(
+    snap_compare: Snap, make_app: Callable[..., MaqetApp], manager: Manager, tiny_vm: TinyVM
+) -> None:
+    stable_vms(manager, tiny_vm, ["demo"])
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, VMFormScreen), "form")
+
+    assert snap_compare(make_app(), run_before=run_before)
