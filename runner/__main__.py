@@ -42,7 +42,7 @@ def main() -> int:
     else:
         early_error = None
 
-    from .service import run
+    from .process import run
 
     run(spec, qemu, early_error, ready_fd=ready_fd, lock_fd=lock_fd)
 

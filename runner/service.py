@@ -12,33 +12,27 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
-import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from maqet_tui import ipc_protocol as proto
-from maqet_tui import store, vmlock
+from maqet_tui import store
 from maqet_tui.procs import start_time
 
+from .api import RunnerAPI
 from .console import Console
-from .ipc_server import Connection, IPCServer, RequestError
+from .ipc_server import IPCServer
 from .qemu import QemuProcess
-from .qmp_link import ExecInterruptedError, ExecuteError, QMPError, QmpLink
+from .qmp_link import ExecuteError, QMPError, QmpLink
 from .store_io import StoreIO
 
 log = logging.getLogger("runner")
 
 STORE_POLL = 0.25  # seconds between "did the store change?" probes (one cheap PRAGMA)
-QMP_TIMEOUT = 60.0
 GREETING_TIMEOUT = 30.0
 STORE_STOP_TIMEOUT = 10.0
-REPLAY_CHARS = 8192
-COMMAND_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LIVE = ("running", "paused")
 
 
 class Runner:
@@ -58,7 +52,8 @@ class Runner:
         self.last_error: str | None = None
         self.started_at: float | None = None
         self.store = StoreIO(Path(spec["db_path"]), self.vm_id)
-        self.ipc = IPCServer(self.socket_path, self.handle)
+        self.api = RunnerAPI(self)
+        self.ipc = IPCServer(self.socket_path, self.api.handle)
         self.qmp = QmpLink(f"maqet-{self.name}")
         self.console: Console | None = None
         self.exited = asyncio.Event()
@@ -286,87 +281,6 @@ class Runner:
         self.ipc.publish("status", self.status_dict())
         return ok
 
-    # -- IPC ---------------------------------------------------------------------------------
-    async def handle(self, conn: Connection, method: str, params: dict[str, Any]) -> Any:
-        if method == "ping":
-            return "pong"
-        if method == "status":
-            return self.status_dict()
-        if method == "subscribe":
-            return self._subscribe(conn, params)
-        if method == "qmp":
-            command, arguments = params.get("command"), params.get("arguments")
-            if not isinstance(command, str) or not COMMAND_RE.match(command):
-                raise RequestError(proto.BAD_REQUEST, "'command' must be a QMP command name")
-            if arguments is not None and not isinstance(arguments, dict):
-                raise RequestError(proto.BAD_REQUEST, "'arguments' must be an object")
-            return await self._qmp(command, arguments)
-        if method == "stop":
-            force, timeout = params.get("force", False), params.get("timeout", 30)
-            if (
-                not isinstance(timeout, (int, float))
-                or isinstance(timeout, bool)
-                or not 0 <= timeout <= 3600
-            ):
-                raise RequestError(proto.BAD_REQUEST, "'timeout' must be a number of seconds")
-            return await self.stop(bool(force), float(timeout), "stop requested over IPC")
-        if method in ("pause", "resume"):
-            return await self._pause_resume(method == "pause")
-        if method == "console-write":
-            data = params.get("data")
-            if not isinstance(data, str) or len(data) > 65536:
-                raise RequestError(proto.BAD_REQUEST, "'data' must be a string of at most 64 KiB")
-            if self.console is None or self.status not in LIVE:
-                raise RequestError(proto.NOT_RUNNING, f"VM {self.name!r} is {self.status}")
-            try:
-                return {"written": await self.console.write(data)}
-            except ConnectionError as exc:
-                raise RequestError(proto.NOT_RUNNING, f"serial port closed: {exc}") from None
-        raise RequestError(proto.UNKNOWN_METHOD, f"unknown method {method!r}")
-
-    def _subscribe(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
-        topics = params.get("topics", list(proto.TOPICS))
-        if not isinstance(topics, list) or not all(t in proto.TOPICS for t in topics):
-            raise RequestError(proto.BAD_REQUEST, f"'topics' must be a list of {proto.TOPICS}")
-        conn.topics |= set(topics)
-        # First events, scheduled after the response, so a view starts current: the status and,
-        # with "replay", the recent console output (registered in the same step, so no gap).
-        soon = asyncio.get_running_loop().call_soon
-        if "status" in topics:
-            soon(conn.send, {"event": "status", "data": self.status_dict()})
-        if params.get("replay") is True and "console" in topics and self.console is not None:
-            tail = self.console.tail()[-REPLAY_CHARS:]
-            if tail:
-                soon(conn.send, {"event": "console", "data": {"text": tail, "replay": True}})
-        return {"topics": sorted(conn.topics)}
-
-    def _require_live(self) -> None:
-        if self.status not in LIVE:
-            raise RequestError(proto.NOT_RUNNING, f"VM {self.name!r} is {self.status}")
-
-    async def _qmp(self, command: str, arguments: dict[str, Any] | None) -> Any:
-        self._require_live()
-        try:
-            return await asyncio.wait_for(self.qmp.execute(command, arguments), QMP_TIMEOUT)
-        except ExecuteError as exc:
-            raise RequestError(proto.QMP_ERROR, str(exc), **{"class": exc.error_class}) from None
-        except ExecInterruptedError:
-            raise RequestError(proto.NOT_RUNNING, "QEMU exited before answering") from None
-        except TimeoutError:
-            raise RequestError("timeout", f"QMP {command} took over {QMP_TIMEOUT:.0f} s") from None
-        except QMPError as exc:
-            raise RequestError(proto.NOT_RUNNING, f"QMP unavailable: {exc}") from None
-
-    async def _pause_resume(self, pause: bool) -> dict[str, Any]:
-        want = "paused" if pause else "running"
-        if self.status == want:
-            return self.status_dict()
-        self._require_live()
-        await self._qmp("stop" if pause else "cont", None)
-        if self.status != want and self.status in LIVE:
-            await self.set_status(want)
-        return self.status_dict()
-
     # -- stopping ----------------------------------------------------------------------------
     def _on_signal(self, sig: int) -> None:
         reason = f"runner received {signal.Signals(sig).name}"
@@ -458,51 +372,3 @@ class Runner:
         await self.qmp.close()
         await self.ipc.close()
         self.store.shutdown()
-
-
-def run(
-    spec: dict[str, Any],
-    qemu: QemuProcess | None,
-    early_error: str | None,
-    ready_fd: int,
-    lock_fd: int,
-) -> NoReturn:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format=f"%(asctime)s runner[{os.getpid()}] %(levelname)s %(message)s",
-    )
-    logging.getLogger("qemu.qmp").setLevel(logging.WARNING)
-    log.info("runner for %s (%s) starting", spec["name"], spec["vm_id"])
-    if qemu is not None:
-        log.info("qemu pid %d: %s", qemu.pid, " ".join(qemu.argv))
-    try:
-        rc = asyncio.run(Runner(spec, qemu, ready_fd, lock_fd).main(early_error))
-    except Exception as exc:  # a bug: leave a record and no QEMU behind, never a silent death
-        log.exception("runner failed")
-        if qemu is not None and qemu.popen.poll() is None:
-            qemu.popen.kill()
-        with contextlib.suppress(Exception):
-            store.open_db(Path(spec["db_path"]))
-            store.update_vm(
-                spec["vm_id"],
-                expect_runner=os.getpid(),
-                status="crashed",
-                last_error=f"runner failed: {type(exc).__name__}: {exc}",
-                qemu_pid=None,
-                runner_pid=None,
-                runner_started=None,
-                socket_path=None,
-                started_at=None,
-            )
-        with contextlib.suppress(OSError):
-            os.write(
-                ready_fd,
-                json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
-            )
-        rc = 1
-    # The lock is the VM's "a runner exists" flag: drop it only at the very end, then leave at
-    # once (no interpreter shutdown), so an old runner and its successor never overlap.
-    logging.shutdown()
-    vmlock.release(lock_fd, Path(spec["lock_path"]))
-    os._exit(rc)

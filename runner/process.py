@@ -1,0 +1,68 @@
+"""The runner process around the Runner: logging set-up, a last-resort record if the runner itself
+fails, and the exit that releases the VM lock last."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from maqet_tui import store, vmlock
+
+from .qemu import QemuProcess
+from .service import Runner
+
+log = logging.getLogger("runner")
+
+
+def run(
+    spec: dict[str, Any],
+    qemu: QemuProcess | None,
+    early_error: str | None,
+    ready_fd: int,
+    lock_fd: int,
+) -> NoReturn:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format=f"%(asctime)s runner[{os.getpid()}] %(levelname)s %(message)s",
+    )
+    logging.getLogger("qemu.qmp").setLevel(logging.WARNING)
+    log.info("runner for %s (%s) starting", spec["name"], spec["vm_id"])
+    if qemu is not None:
+        log.info("qemu pid %d: %s", qemu.pid, " ".join(qemu.argv))
+    try:
+        rc = asyncio.run(Runner(spec, qemu, ready_fd, lock_fd).main(early_error))
+    except Exception as exc:  # a bug: leave a record and no QEMU behind, never a silent death
+        log.exception("runner failed")
+        if qemu is not None and qemu.popen.poll() is None:
+            qemu.popen.kill()
+        with contextlib.suppress(Exception):
+            store.open_db(Path(spec["db_path"]))
+            store.update_vm(
+                spec["vm_id"],
+                expect_runner=os.getpid(),
+                status="crashed",
+                last_error=f"runner failed: {type(exc).__name__}: {exc}",
+                qemu_pid=None,
+                runner_pid=None,
+                runner_started=None,
+                socket_path=None,
+                started_at=None,
+            )
+        with contextlib.suppress(OSError):
+            os.write(
+                ready_fd,
+                json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
+            )
+        rc = 1
+    # The lock is the VM's "a runner exists" flag: drop it only at the very end, then leave at
+    # once (no interpreter shutdown), so an old runner and its successor never overlap.
+    logging.shutdown()
+    vmlock.release(lock_fd, Path(spec["lock_path"]))
+    os._exit(rc)
