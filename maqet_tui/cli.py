@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         dest="qemu_args",
         default=None,
-        help="extra QEMU argument, e.g. --qemu-arg=-device --qemu-arg=virtio-rng-pci",
+        help="extra QEMU argument, e.g. --qemu-arg -device --qemu-arg virtio-rng-pci",
     )
     for name, help in (("ls", "list VMs"), ("show", "show one VM")):
         c = cmd(name, help)
@@ -307,11 +307,25 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _glue_qemu_args(argv: list[str]) -> list[str]:
+    """`--qemu-arg -device` as the contract writes it: argparse would read `-device` as an option
+    of ours, so the pair is glued into `--qemu-arg=-device` first."""
+    out: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a == "--qemu-arg":
+            value = next(it, None)
+            out.append(a if value is None else f"--qemu-arg={value}")
+        else:
+            out.append(a)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .cli_more import COMMANDS as MORE
 
     COMMANDS.update(MORE)
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_glue_qemu_args(list(sys.argv[1:] if argv is None else argv)))
     if not args.cmd:
         _parser().print_usage(sys.stderr)
         return 2

@@ -45,7 +45,8 @@ def test_add_ls_show_json(env: Env, manager: Manager) -> None:
         "2",
         "--accel",
         "tcg",
-        "--qemu-arg=-device",
+        "--qemu-arg",
+        "-device",  # the contract's spelling: a value that starts with a dash
         "--qemu-arg=virtio-rng-pci",
     )
     assert out.returncode == 0 and out.stdout.startswith("added web-1 (")
