@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from .cli import _manager
 from .errors import ConfigError
 
 Cmd = Callable[[str, str], argparse.ArgumentParser]
@@ -37,12 +38,6 @@ def add_parsers(cmd: Cmd) -> None:
     sd = cmd("screendump", "save a PNG of the VM's display (needs a display device)")
     sd.add_argument("name")
     sd.add_argument("file")
-
-
-def _manager(args: argparse.Namespace) -> Any:
-    from .manager import Manager
-
-    return Manager(getattr(args, "home", None))
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -44,46 +44,46 @@ def _check_path(key: str, value: object, base: Path | None, must_exist: bool, ki
     return str(p)
 
 
+def _refuse_unknown(key: str, entry: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        raise ConfigError(f"{key}: unknown key{plural} {', '.join(unknown)}")
+
+
+def _one_of(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+    return str(value)
+
+
 def normalize_disk(key: str, entry: object, base: Path | None, check: bool) -> dict[str, Any]:
     if isinstance(entry, str):
         entry = {"file": entry}
     if not isinstance(entry, dict):
         raise ConfigError(f"{key}: expected a path or a mapping, got {type(entry).__name__}")
-    unknown = sorted(set(entry) - DISK_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{key}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-        )
+    _refuse_unknown(key, entry, DISK_KEYS)
     file = _check_path(f"{key}.file", entry.get("file"), base, check, "file")
-    fmt = entry.get("format") or ("qcow2" if file.endswith(".qcow2") else "raw")
-    if fmt not in FORMATS:
-        raise ConfigError(f"{key}.format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    interface = entry.get("interface") or "virtio"
-    if interface not in INTERFACES:
-        raise ConfigError(f"{key}.interface: {interface!r} is not one of {', '.join(INTERFACES)}")
-    media = entry.get("media") or "disk"
-    if media not in MEDIA:
-        raise ConfigError(f"{key}.media: {media!r} is not one of {', '.join(MEDIA)}")
-    return {"file": file, "format": fmt, "interface": interface, "media": media}
+    default_fmt = "qcow2" if file.endswith(".qcow2") else "raw"
+    return {
+        "file": file,
+        "format": _one_of(f"{key}.format", entry.get("format") or default_fmt, FORMATS),
+        "interface": _one_of(f"{key}.interface", entry.get("interface") or "virtio", INTERFACES),
+        "media": _one_of(f"{key}.media", entry.get("media") or "disk", MEDIA),
+    }
 
 
 def normalize_share(key: str, entry: object, base: Path | None, check: bool) -> dict[str, Any]:
     if not isinstance(entry, dict):
         raise ConfigError(f"{key}: expected a mapping, got {type(entry).__name__}")
-    unknown = sorted(set(entry) - SHARE_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{key}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-        )
+    _refuse_unknown(key, entry, SHARE_KEYS)
     path = _check_path(f"{key}.path", entry.get("path"), base, check, "dir")
     tag = entry.get("mount_tag")
     if not isinstance(tag, str) or not TAG_RE.match(tag):
         raise ConfigError(f"{key}.mount_tag: expected 1-31 letters, digits, '.', '_' or '-'")
-    model = entry.get("security_model") or "mapped-xattr"
-    if model not in SECURITY_MODELS:
-        raise ConfigError(
-            f"{key}.security_model: {model!r} is not one of {', '.join(SECURITY_MODELS)}"
-        )
+    model = _one_of(
+        f"{key}.security_model", entry.get("security_model") or "mapped-xattr", SECURITY_MODELS
+    )
     readonly = entry.get("readonly", False)
     if not isinstance(readonly, bool):
         raise ConfigError(f"{key}.readonly: expected true or false")

@@ -6,6 +6,8 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -74,6 +76,18 @@ def vm_processes(runtimes: set[str] | None = None) -> dict[int, str]:
         ):
             found[pid] = cmd
     return found
+
+
+def run_cli(env: Env, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """`maqet-tui ARGS` in a separate process, as a user would run it, on the test's home."""
+    return subprocess.run(
+        [sys.executable, "-m", "maqet_tui", *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
+        env={**os.environ, "MAQET_TUI_HOME": str(env.home)},
+    )
 
 
 def wait_for(

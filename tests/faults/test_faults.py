@@ -21,19 +21,9 @@ from maqet_tui import store
 from maqet_tui.errors import ConfigError
 from maqet_tui.manager import Manager
 from maqet_tui.procs import is_alive, wait_gone
-from tests.helpers import Env
+from tests.helpers import Env, run_cli
 
 TinyVM = Callable[..., dict[str, Any]]
-
-
-def cli(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "maqet_tui", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "MAQET_TUI_HOME": str(env.home)},
-    )
 
 
 def test_sigkill_runner_takes_qemu_and_reads_crashed(
@@ -45,9 +35,9 @@ def test_sigkill_runner_takes_qemu_and_reads_crashed(
     t0 = time.monotonic()
     assert wait_gone(vm["qemu_pid"], 5)
     assert time.monotonic() - t0 < 1.0, "QEMU outlived its runner by more than a second"
-    shown = json.loads(cli(env, "show", "vm1", "--json").stdout)
+    shown = json.loads(run_cli(env, "show", "vm1", "--json").stdout)
     assert shown["status"] == "crashed" and "runner" in shown["last_error"]
-    assert "crashed" in cli(env, "ls").stdout
+    assert "crashed" in run_cli(env, "ls").stdout
     assert not os.path.exists(vm["socket_path"])
     assert manager.start("vm1")["status"] == "running"
 
@@ -92,12 +82,12 @@ def test_host_reboot_simulation(manager: Manager, tiny_vm: TinyVM, env: Env) -> 
             started_at=time.time(),
         )
     store.close_db()
-    listing = json.loads(cli(env, "ls", "--json").stdout)
+    listing = json.loads(run_cli(env, "ls", "--json").stdout)
     assert [v["status"] for v in listing] == ["crashed", "crashed", "crashed", "stopped"]
     assert all(v["runner_pid"] is None and v["socket_path"] is None for v in listing)
     assert not any(p.suffix == ".sock" for p in env.runtime.iterdir())
-    assert cli(env, "start", "vm0").returncode == 0
-    assert cli(env, "stop", "vm0", "--force").returncode == 0
+    assert run_cli(env, "start", "vm0").returncode == 0
+    assert run_cli(env, "stop", "vm0", "--force").returncode == 0
     for vm in vms:  # stale (unheld) lock files are harmless; tidy them for the leak check
         manager.paths.lock(vm["id"]).unlink(missing_ok=True)
 
@@ -113,7 +103,7 @@ def test_runtime_dir_owned_by_someone_else_is_refused(env: Env) -> None:
     try:
         with pytest.raises(ConfigError, match="owned by uid 65534"):
             Manager(env.home)
-        out = cli(env, "ls")
+        out = run_cli(env, "ls")
         assert out.returncode == 1 and "owned by uid 65534" in out.stderr
     finally:
         os.chown(env.runtime, os.getuid(), os.getgid())

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from maqet_tui.manager import Manager
-from tests.helpers import Env
+from tests.helpers import Env, run_cli
 
 CONTRACT_FIELDS = {
     "id",
@@ -24,18 +24,8 @@ CONTRACT_FIELDS = {
 }
 
 
-def run(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "maqet_tui", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "MAQET_TUI_HOME": str(env.home)},
-    )
-
-
 def test_add_ls_show_json(env: Env, manager: Manager) -> None:
-    out = run(
+    out = run_cli(
         env,
         "add",
         "web-1",
@@ -50,27 +40,27 @@ def test_add_ls_show_json(env: Env, manager: Manager) -> None:
         "--qemu-arg=virtio-rng-pci",
     )
     assert out.returncode == 0 and out.stdout.startswith("added web-1 (")
-    vms = json.loads(run(env, "ls", "--json").stdout)
+    vms = json.loads(run_cli(env, "ls", "--json").stdout)
     assert len(vms) == 1 and set(vms[0]) >= CONTRACT_FIELDS
     assert vms[0]["config"]["qemu_args"] == ["-device", "virtio-rng-pci"]
-    one = json.loads(run(env, "show", "web-1", "--json").stdout)
+    one = json.loads(run_cli(env, "show", "web-1", "--json").stdout)
     assert set(one) >= CONTRACT_FIELDS and one["config"]["cpus"] == 2
     assert one["status"] == "stopped" and one["qemu_pid"] is None
-    table = run(env, "ls").stdout.splitlines()
+    table = run_cli(env, "ls").stdout.splitlines()
     assert table[0].split()[:3] == ["NAME", "ID", "STATUS"] and "web-1" in table[1]
 
 
 def test_start_qmp_pause_resume_stop_through_cli(env: Env, manager: Manager) -> None:
-    assert run(env, "add", "a", "--memory", "64", "--accel", "tcg").returncode == 0
-    out = run(env, "start", "a")
+    assert run_cli(env, "add", "a", "--memory", "64", "--accel", "tcg").returncode == 0
+    out = run_cli(env, "start", "a")
     assert out.returncode == 0 and "a is running" in out.stdout
-    status = json.loads(run(env, "qmp", "a", "query-status").stdout)
+    status = json.loads(run_cli(env, "qmp", "a", "query-status").stdout)
     assert status["status"] == "running"
-    assert json.loads(run(env, "qmp", "a", "query-kvm", "{}").stdout)["enabled"] is False
-    assert "a is paused" in run(env, "pause", "a").stdout
-    assert "a is running" in run(env, "resume", "a").stdout
-    assert "a is stopped" in run(env, "stop", "a", "--force").stdout
-    log = run(env, "logs", "a")
+    assert json.loads(run_cli(env, "qmp", "a", "query-kvm", "{}").stdout)["enabled"] is False
+    assert "a is paused" in run_cli(env, "pause", "a").stdout
+    assert "a is running" in run_cli(env, "resume", "a").stdout
+    assert "a is stopped" in run_cli(env, "stop", "a", "--force").stdout
+    log = run_cli(env, "logs", "a")
     assert log.returncode == 0 and "final status stopped" in log.stdout
 
 
@@ -97,7 +87,7 @@ def test_errors_are_one_line_exit_1_and_change_nothing(
 ) -> None:
     manager.add("a", {"memory": 64, "accel": "tcg"})
     before = manager.list()
-    out = run(env, *args)
+    out = run_cli(env, *args)
     assert out.returncode == 1
     assert out.stderr.startswith(message) and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
@@ -105,15 +95,15 @@ def test_errors_are_one_line_exit_1_and_change_nothing(
 
 
 def test_usage_errors_exit_2(env: Env, manager: Manager) -> None:
-    assert run(env, "frobnicate").returncode == 2
-    assert run(env, "add").returncode == 2
-    assert run(env, "stop", "a", "--timeout", "soon").returncode == 2
+    assert run_cli(env, "frobnicate").returncode == 2
+    assert run_cli(env, "add").returncode == 2
+    assert run_cli(env, "stop", "a", "--timeout", "soon").returncode == 2
 
 
 def test_unreadable_database_is_one_line(env: Env) -> None:
     env.home.mkdir(exist_ok=True)
     (env.home / "maqet.db").write_bytes(b"garbage" * 1000)
-    out = run(env, "ls")
+    out = run_cli(env, "ls")
     assert out.returncode == 1 and out.stderr.startswith("error: cannot open database")
     assert out.stderr.count("\n") == 1
 

@@ -21,20 +21,9 @@ from maqet_tui import ipc_client, store
 from maqet_tui.errors import IPCError, StateError
 from maqet_tui.manager import Manager
 from maqet_tui.procs import cmdline, is_alive, start_time, wait_gone
-from tests.helpers import Env, wait_for
+from tests.helpers import Env, run_cli, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]
-
-
-def cli(env: Env, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "maqet_tui", *args],
-        capture_output=True,
-        text=True,
-        check=check,
-        timeout=60,
-        env={**os.environ, "MAQET_TUI_HOME": str(env.home)},
-    )
 
 
 def ppid(pid: int) -> int:
@@ -223,7 +212,7 @@ def test_start_already_running_vm(manager: Manager, tiny_vm: TinyVM, env: Env) -
     first = manager.start("vm1")
     again = manager.start("vm1")
     assert (again["runner_pid"], again["qemu_pid"]) == (first["runner_pid"], first["qemu_pid"])
-    out = cli(env, "start", "vm1")
+    out = run_cli(env, "start", "vm1")
     assert "running" in out.stdout
     assert manager.get("vm1")["runner_pid"] == first["runner_pid"]
 
@@ -249,7 +238,7 @@ def test_start_with_stale_running_status(manager: Manager, tiny_vm: TinyVM) -> N
 def test_stop_already_stopped_vm(manager: Manager, tiny_vm: TinyVM, env: Env) -> None:
     tiny_vm("vm1")
     assert manager.stop("vm1")["status"] == "stopped"
-    out = cli(env, "stop", "vm1")
+    out = run_cli(env, "stop", "vm1")
     assert out.returncode == 0 and "stopped" in out.stdout
     manager.start("vm1")
     manager.stop("vm1", force=True)
@@ -260,7 +249,7 @@ def test_qmp_on_stopped_vm(manager: Manager, tiny_vm: TinyVM, env: Env) -> None:
     tiny_vm("vm1")
     with pytest.raises(StateError, match="not running"):
         manager.qmp("vm1", "query-status")
-    out = cli(env, "qmp", "vm1", "query-status", check=False)
+    out = run_cli(env, "qmp", "vm1", "query-status", check=False)
     assert out.returncode == 1
     assert out.stderr.strip() == "error: VM 'vm1' is not running (status: stopped)"
     assert manager.get("vm1")["status"] == "stopped"
