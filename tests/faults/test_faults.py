@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from maqet_tui import store
-from maqet_tui.errors import ConfigError
+from maqet_tui.errors import ConfigError, StartError
 from maqet_tui.manager import Manager
-from maqet_tui.procs import is_alive, wait_gone
-from tests.helpers import Env, run_cli
+from maqet_tui.procs import is_alive, start_time, wait_gone
+from tests.helpers import Env, run_cli, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]
 
@@ -146,3 +146,54 @@ def test_other_uid_is_refused_by_the_runner(manager: Manager, tiny_vm: TinyVM, e
     os.chmod(env.runtime, 0o700)
     assert manager.get("vm1")["status"] == "running"
     assert manager.qmp("vm1", "query-status")["running"] is True
+
+
+def test_pid_reuse_never_signals_the_unrelated_process(
+    manager: Manager, tiny_vm: TinyVM, env: Env
+) -> None:
+    """The row's runner and QEMU PIDs now belong to an innocent process: it is recognised as not
+    ours (start time for the runner, argv for QEMU), reconciled around, and left alone."""
+    vm = tiny_vm("vm1")
+    innocent = subprocess.Popen(["sleep", "60"])
+    try:
+        wait_for(lambda: is_alive(innocent.pid), what="the innocent process")
+        store.update_vm(
+            vm["id"],
+            status="running",
+            runner_pid=innocent.pid,
+            runner_started=(start_time(innocent.pid) or 0) - 1,
+            qemu_pid=innocent.pid,
+            socket_path=str(manager.paths.socket(vm["id"])),
+        )
+        assert run_cli(env, "stop", "vm1").returncode == 0
+        assert manager.get("vm1")["status"] == "crashed"
+        assert manager.start("vm1")["status"] == "running"
+        manager.stop("vm1", force=True)
+        assert innocent.poll() is None, "an unrelated process was signalled"
+    finally:
+        innocent.kill()
+        innocent.wait()
+
+
+def test_port_in_use_reports_qemus_message(manager: Manager, tiny_vm: TinyVM) -> None:
+    busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        tiny_vm(
+            "vm1",
+            qemu_args=[
+                "-netdev",
+                f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22",
+                "-device",
+                "virtio-net-pci,netdev=n0",
+            ],
+        )
+        with pytest.raises(StartError) as err:
+            manager.start("vm1")
+        assert f"{port}" in str(err.value) and "\n" not in str(err.value)
+        vm = manager.get("vm1")
+        assert vm["status"] == "crashed" and f"{port}" in vm["last_error"]
+    finally:
+        busy.close()
