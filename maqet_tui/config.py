@@ -204,11 +204,23 @@ def identity_tag(vm_id: str) -> str:
     return f"maqet-{vm_id}"
 
 
-def build_argv(vm_id: str, name: str, cfg: VMConfig, qmp_fd: int, serial_fd: int) -> list[str]:
+QMP_FD = "{qmp_fd}"
+SERIAL_FD = "{serial_fd}"
+
+
+def build_argv(
+    vm_id: str,
+    name: str,
+    cfg: VMConfig,
+    qmp_fd: int | str = QMP_FD,
+    serial_fd: int | str = SERIAL_FD,
+) -> list[str]:
     """The QEMU command line: headless, no default devices, monitor and serial on inherited fds.
 
     The monitor and the serial port are connected sockets created by the runner (socketpairs), so
-    nothing else can attach to them and there is no connect-polling race at start.
+    nothing else can attach to them and there is no connect-polling race at start. The starter
+    builds the argv with the QMP_FD/SERIAL_FD placeholders and the runner fills in its fds, so the
+    runner needs no validation code (nor its imports) before QEMU is on its way.
     """
     argv = [
         cfg.binary,

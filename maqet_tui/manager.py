@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ipc_client, store, vmlock
-from .config import VMConfig, validate_name
+from .config import VMConfig, build_argv, validate_name
 from .errors import IPCError, StateError, TimeoutError_
 from .paths import Paths
 from .procs import is_alive, signal_if_same, wait_gone
@@ -121,6 +121,10 @@ class Manager:
                     row = store.get_by_id(vm.id)
                     if row is None:
                         raise StateError(f"VM {vm.name!r} was removed")
+                    # Checked before the row says "starting": a bad stored definition is an error
+                    # here, not a runner that dies. Missing files are left for QEMU to report.
+                    cfg = VMConfig.from_dict(json.loads(row.config), check_files=False)
+                    argv = build_argv(vm.id, vm.name, cfg)
                     store.update_vm(
                         vm.id,
                         status="starting",
@@ -132,7 +136,16 @@ class Manager:
                         started_at=None,
                     )
                 remaining = max(1.0, deadline - time.monotonic())
-                spawn_runner(self.paths, vm.id, vm.name, json.loads(row.config), fd, remaining)
+                r = spawn_runner(self.paths, vm.id, vm.name, argv, fd, remaining)
+                store.claim_running(
+                    vm.id,
+                    r["runner_pid"],
+                    r["runner_started"],
+                    r["qemu_pid"],
+                    r["status"],
+                    r["socket_path"],
+                    r["started_at"],
+                )
             except TimeoutError_:
                 self._kill_runner(vm.id)
                 raise

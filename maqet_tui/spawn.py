@@ -32,13 +32,16 @@ def _log_tail(path: Path, lines: int = 3) -> str:
 
 
 def spawn_runner(
-    paths: Paths, vm_id: str, name: str, config: dict[str, Any], lock_fd: int, timeout: float
+    paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int, timeout: float
 ) -> dict[str, Any]:
-    """Spawn the runner for a claimed VM and wait until it reports; returns its report."""
+    """Spawn the runner for a claimed VM and wait until it reports; returns its report.
+
+    `argv` is QEMU's command line from `config.build_argv`, with the fd placeholders unfilled.
+    """
     spec = {
         "vm_id": vm_id,
         "name": name,
-        "config": config,
+        "argv": argv,
         "db_path": str(paths.db),
         "socket_path": str(paths.socket(vm_id)),
         "lock_path": str(paths.lock(vm_id)),

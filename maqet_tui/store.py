@@ -235,6 +235,40 @@ def claim_start(
     return bool(n)
 
 
+def claim_running(
+    vm_id: str,
+    runner_pid: int,
+    runner_started: int | None,
+    qemu_pid: int,
+    status: str,
+    socket_path: str,
+    started_at: float | None,
+) -> bool:
+    """Record a runner that reported ready. Both the starter and the runner call this, whichever
+    gets there first, so the CLI need not wait for the runner to load the store: it is done once
+    the row names this runner. False when the VM was deleted, stopped, or taken by another runner
+    meanwhile (the runner then stops its QEMU)."""
+    with immediate():
+        row = get_by_id(vm_id)
+        if row is None:
+            return False
+        if row.runner_pid == runner_pid:
+            return True
+        if row.status != "starting" or row.runner_pid is not None:
+            return False
+        update_vm(
+            vm_id,
+            status=status,
+            last_error=None,
+            runner_pid=runner_pid,
+            runner_started=runner_started,
+            qemu_pid=qemu_pid,
+            socket_path=socket_path,
+            started_at=started_at,
+        )
+        return True
+
+
 def add_event(vm_id: str, kind: str, name: str, data: dict[str, Any]) -> None:
     eid = Event.insert(
         vm_id=vm_id, ts=time.time(), kind=kind, name=name[:64], data=json.dumps(data)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from maqet_tui import store, vmlock
+from maqet_tui import vmlock
 
 from .qemu import QemuProcess
 from .service import Runner
@@ -43,6 +43,8 @@ def run(
         if qemu is not None and qemu.popen.poll() is None:
             qemu.popen.kill()
         with contextlib.suppress(Exception):
+            from maqet_tui import store
+
             store.open_db(Path(spec["db_path"]))
             store.update_vm(
                 spec["vm_id"],

@@ -48,6 +48,7 @@ class Runner:
         self.ready_fd: int | None = ready_fd
         self.lock_fd = lock_fd
         self.pid = os.getpid()
+        self.started_ticks = start_time(self.pid)
         self.status = "starting"
         self.last_error: str | None = None
         self.started_at: float | None = None
@@ -88,14 +89,6 @@ class Runner:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        qemu_pid = self.qemu.pid if self.qemu else None
-        claimed = await self.store.call(
-            store.claim_start, self.vm_id, self.pid, start_time(self.pid), qemu_pid
-        )
-        if not claimed:
-            return await self._abort_start(
-                f"VM {self.name!r} was deleted or stopped while starting", record=False
-            )
         if early_error or self.qemu is None:
             return await self._abort_start(early_error or "QEMU did not start")
         self._watch_exit(loop, self.qemu.pid)
@@ -110,25 +103,39 @@ class Runner:
             return await self._abort_start(f"cannot serve {self.socket_path}: {exc}")
         self._spawn(self._follow_events())
         self.started_at = time.time()
-        status = "running"
+        self.status = "running"
         with contextlib.suppress(ExecuteError, QMPError):
             if (await self.qmp.execute("query-status")).get("status") in ("paused", "prelaunch"):
-                status = "paused"  # e.g. started with -S
-        if not await self.set_status(
-            status,
-            started_at=self.started_at,
-            socket_path=str(self.socket_path),
-            qemu_pid=self.qemu.pid,
-        ):
+                self.status = "paused"  # e.g. started with -S
+        # Ready before any store write: the starter (which has the store loaded already) records
+        # what we report, and so do we, whichever comes first (see store.claim_running).
+        self.ready = True
+        self._report({"ok": True, **self.status_dict(), "runner_started": self.started_ticks})
+        if not await self.store.call(self._claim_running):
+            log.warning("the VM was removed, stopped or re-owned while starting")
             self.record_final = False
-            self._report({"ok": False, "error": f"VM {self.name!r} was removed while starting"})
             await self._stop_sequence(True, 0)
         else:
-            self.ready = True
-            self._report({"ok": True, "runner_pid": self.pid, "qemu_pid": self.qemu.pid})
+            self.ipc.publish("status", self.status_dict())
             self._spawn(self._watch_store())
         await self.exited.wait()
         return await self._finish()
+
+    def _claim_running(self) -> bool:
+        """On the store thread: record this runner (reads the status current at that moment)."""
+
+        assert self.qemu is not None
+        return bool(
+            store.claim_running(
+                self.vm_id,
+                self.pid,
+                self.started_ticks,
+                self.qemu.pid,
+                self.status,
+                str(self.socket_path),
+                self.started_at,
+            )
+        )
 
     async def _connect_qmp(self, qemu: QemuProcess) -> bool:
         connect = asyncio.ensure_future(self.qmp.connect(qemu.qmp))
@@ -175,9 +182,12 @@ class Runner:
                 None, self.qemu.popen.wait
             )
         cancelled = self.stop_reason is not None
-        if record:
+        qemu_pid = self.qemu.pid if self.qemu else None
+        if record and await self.store.call(
+            "claim_start", self.vm_id, self.pid, self.started_ticks, qemu_pid
+        ):
             await self.store.call(
-                store.update_vm,
+                "update_vm",
                 self.vm_id,
                 expect_runner=self.pid,
                 status="stopped" if cancelled else "crashed",
@@ -239,7 +249,7 @@ class Runner:
         async for ev in self.qmp.events():
             name = str(ev.get("event", "?"))
             self.ipc.publish("qmp-event", ev)
-            await self.store.call(store.add_event, self.vm_id, "qmp", name, ev)
+            await self.store.call("add_event", self.vm_id, "qmp", name, ev)
             if name == "STOP" and self.status == "running":
                 await self.set_status("paused")
             elif name == "RESUME" and self.status == "paused":
@@ -271,7 +281,7 @@ class Runner:
     async def set_status(self, status: str, last_error: str | None = None, **fields: Any) -> bool:
         self.status, self.last_error = status, last_error
         ok = await self.store.call(
-            store.update_vm,
+            "update_vm",
             self.vm_id,
             expect_runner=self.pid,
             status=status,
@@ -279,7 +289,7 @@ class Runner:
             **fields,
         )
         self.ipc.publish("status", self.status_dict())
-        return ok
+        return bool(ok)
 
     # -- stopping ----------------------------------------------------------------------------
     def _on_signal(self, sig: int) -> None:
@@ -350,7 +360,7 @@ class Runner:
         log.info("final status %s (%s)", self.status, self.last_error or self.stop_reason or "-")
         if self.record_final:
             await self.store.call(
-                store.update_vm,
+                "update_vm",
                 self.vm_id,
                 expect_runner=self.pid,
                 status=self.status,

@@ -1,7 +1,9 @@
 """Store access from the runner's event loop, on one dedicated thread.
 
 SQLite calls can wait on `busy_timeout` when other processes write; running them on a single worker
-thread keeps the loop (and so IPC pings) responsive while preserving the order of writes.
+thread keeps the loop (and so IPC pings) responsive while preserving the order of writes. The
+store module (and peewee, ~30 ms) is imported on that thread at its first use, which comes after
+the runner has reported ready: it is not on the start-up path.
 """
 
 from __future__ import annotations
@@ -10,20 +12,21 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-from maqet_tui import store
-
-T = TypeVar("T")
+from types import ModuleType
+from typing import Any, NamedTuple
 
 
-@dataclass
-class RowView:
+class RowView(NamedTuple):
     exists: bool
     status: str | None = None
     runner_pid: int | None = None
+
+
+def _store() -> ModuleType:
+    from maqet_tui import store
+
+    return store
 
 
 class StoreIO:
@@ -33,18 +36,22 @@ class StoreIO:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._last_version: int | None = None
 
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def call(self, fn: str | Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run `fn` (a maqet_tui.store function by name, or a callable) on the store thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool, functools.partial(self._run, fn, *args, **kwargs)
         )
 
-    def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _run(self, fn: str | Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        store = _store()
         store.open_db(self.db_path)
-        return fn(*args, **kwargs)
+        target = getattr(store, fn) if isinstance(fn, str) else fn
+        return target(*args, **kwargs)
 
     def changed_row(self) -> RowView | None:
         """The VM's row if anything in the database changed since the last look, else None."""
+        store = _store()
         version = store.data_version()
         if version == self._last_version:
             return None
@@ -55,5 +62,6 @@ class StoreIO:
         return RowView(exists=True, status=vm.status, runner_pid=vm.runner_pid)
 
     def shutdown(self) -> None:
-        self._pool.submit(store.close_db).result()
+        if "maqet_tui.store" in __import__("sys").modules:
+            self._pool.submit(lambda: _store().close_db()).result()
         self._pool.shutdown(wait=True)
