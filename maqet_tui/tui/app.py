@@ -19,8 +19,11 @@ from textual.binding import Binding
 from ..errors import MaqetError
 from ..manager import Manager
 from .commands import VMCommands
+from .demo_builder import DemoBuilder
 from .messages import (
     BootFailed,
+    DemoFinished,
+    DemoProgress,
     EventsLoaded,
     HostSample,
     LogChunk,
@@ -32,14 +35,18 @@ from .messages import (
     StatsSampled,
 )
 from .ops import Ops, error_text
+from .screens.demo import DemoScreen
+from .screens.details import CONSOLE_BINDINGS, DETAIL_BINDINGS
 from .screens.help import HelpScreen
-from .screens.main import DETAIL_BINDINGS, LIST_BINDINGS, MainScreen
+from .screens.main import LIST_BINDINGS, MainScreen
+from .screens.snapshot_actions import SnapshotActionsMixin
 from .screens.vm_actions import VMActionsMixin
 from .services.log_tail import LogTailer
 from .services.stats import StatsSampler
 from .services.store_watch import StoreWatcher
 from .services.subscriptions import Subscriptions
 from .services.threads import run_blocking
+from .widgets.console_log import ConsoleLog
 from .widgets.qmp_console import QMPInput
 
 VM = dict[str, Any]
@@ -52,6 +59,9 @@ STATUS_FIELDS = (
     "socket_path",
     "started_at",
 )
+# App keys that raw console mode hands to the guest (ctrl+q and ctrl+p are priority bindings,
+# which would otherwise fire before the console sees the key).
+GUEST_KEEPS = frozenset({"quit", "help", "command_palette"})
 FROZEN_ENV = "MAQET_TUI_FROZEN_HOST"
 
 
@@ -89,6 +99,7 @@ class MaqetApp(App[None]):
         self.samples = 0  # stats samples received (screenshots wait for a measured CPU %)
         self._pids: dict[str, int] = {}
         self.ops = Ops(self)
+        self.demo = DemoBuilder(self)
         self.subs = Subscriptions(self.post_message, self.run_worker)
         self.watcher: StoreWatcher | None = None
         self.sampler: StatsSampler | None = None
@@ -218,6 +229,25 @@ class MaqetApp(App[None]):
         if main := self.live_main():
             main.log_chunk(msg)
 
+    def on_demo_progress(self, msg: DemoProgress) -> None:
+        self.demo.progressed(msg)
+        if isinstance(self.screen, DemoScreen):
+            self.screen.show_progress(msg)
+
+    def on_demo_finished(self, msg: DemoFinished) -> None:
+        """Tell the dialog if it is open; otherwise (it was hidden) a notification says it."""
+        self.demo.finished(msg)
+        if msg.vm is not None:
+            if main := self.live_main():
+                main.want_select = str(msg.vm["id"])
+            self.poke_store()
+        if isinstance(self.screen, DemoScreen):
+            self.screen.finish(msg)
+        elif msg.error is not None:
+            self.notify(f"demo VM: {msg.error}", severity="error", timeout=15)
+        elif msg.vm is not None:
+            self.notify(f"the demo VM {msg.vm['name']} is ready: s starts it", timeout=8)
+
     def on_op_finished(self, msg: OpFinished) -> None:
         if msg.error is None:
             self.notify(msg.done, timeout=3)
@@ -226,6 +256,10 @@ class MaqetApp(App[None]):
         self.poke_store()
 
     # -- app-wide keys -----------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        main = self.live_main()
+        return not (action in GUEST_KEEPS and main is not None and main.console_is_raw())
+
     def action_help(self) -> None:
         self.push_screen(
             HelpScreen(
@@ -234,6 +268,8 @@ class MaqetApp(App[None]):
                     ("VM list", LIST_BINDINGS),
                     ("Details", DETAIL_BINDINGS),
                     ("QMP pane", QMPInput.BINDINGS),
+                    ("Console pane", [*CONSOLE_BINDINGS, *ConsoleLog.BINDINGS]),
+                    ("Snapshots pane", SnapshotActionsMixin.SNAPSHOT_BINDINGS),
                     ("General", self.BINDINGS),
                 ]
             )

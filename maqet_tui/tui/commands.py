@@ -27,6 +27,7 @@ class VMCommands(Provider):
         if main is None:
             return
         yield ("Add VM", "Define a new VM (a)", main.action_add)
+        yield ("Demo VM", "Make the demo VM, a real Linux guest (N)", main.action_demo)
         for vm in app.vms.values():
             for action, title in ACTION_TITLES.items():
                 if allowed(action, vm.get("status")):

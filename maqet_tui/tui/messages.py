@@ -91,3 +91,54 @@ class OpFinished(Message):
     done: str  # "vm1 is running": the success message
     error: str | None = None
     vm_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConsoleOpened(Message):
+    """The console stream `generation` of `vm_id` is subscribed; keystrokes can go."""
+
+    vm_id: str
+    generation: int
+
+
+@dataclass
+class ConsoleOutput(Message):
+    """Guest serial output; `replay` is the recent tail sent first on (re)connecting."""
+
+    vm_id: str
+    generation: int
+    text: str
+    replay: bool = False
+
+
+@dataclass
+class ConsoleClosed(Message):
+    """A console stream ended (the VM stopped, the runner died, or it could not connect)."""
+
+    vm_id: str
+    generation: int
+    reason: str
+
+
+@dataclass
+class ConsoleWriteFailed(Message):
+    vm_id: str
+    generation: int
+    error: str
+
+
+@dataclass
+class DemoProgress(Message):
+    """A step of building the demo guest; `fraction` None while the length is unknown."""
+
+    step: str
+    fraction: float | None
+
+
+@dataclass
+class DemoFinished(Message):
+    """The demo VM exists (`vm`, `created` if it is new) or could not be made (`error`)."""
+
+    vm: VM | None
+    created: bool = False
+    error: str | None = None

@@ -6,18 +6,27 @@ sleeps for a fixed time and none asserts on elapsed time.
 
 from __future__ import annotations
 
+import asyncio
+import io
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from rich.console import Console
+from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Input, RichLog
+from textual.widget import Widget
+from textual.widgets import Input, RichLog, Static
 from textual.widgets._footer import FooterKey
 
 from maqet_tui import store
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.main import MainScreen
+from maqet_tui.tui.widgets.console_log import ConsoleLog
+from maqet_tui.tui.widgets.console_pane import ConsolePane
+from maqet_tui.tui.widgets.snapshot_pane import SnapshotPane
 from maqet_tui.tui.widgets.vm_table import VMTable
 from tests.helpers import Env
 
@@ -86,6 +95,51 @@ async def select(pilot: Pilot[Any], app: MaqetApp, name: str) -> None:
     ident = vm_id(app, name)
     assert ident is not None, name
     target = table.ids.index(ident)
+    assert pilot.app.focused is table, "select() types j/k: the VM table must have focus"
+    deadline = time.monotonic() + HANG
     while table.cursor_row != target:
+        assert time.monotonic() < deadline, f"the cursor never reached {name}"
         await pilot.press("j" if table.cursor_row < target else "k")
     await wait_until(pilot, lambda: main_screen(app).shown_id == ident, f"{name} shown")
+
+
+def console_log(app: MaqetApp) -> ConsoleLog:
+    return main_screen(app).query_one(ConsoleLog)
+
+
+def console_pane(app: MaqetApp) -> ConsolePane:
+    return main_screen(app).query_one(ConsolePane)
+
+
+def snapshot_pane(app: MaqetApp) -> SnapshotPane:
+    return main_screen(app).query_one(SnapshotPane)
+
+
+async def cli(*args: str) -> tuple[int, str]:
+    """The real CLI in another process (env from the fixtures: home, runtime dir, accel)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "maqet_tui",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+def notes(app: MaqetApp) -> list[str]:
+    """The notifications shown so far (Textual keeps them privately; nothing public lists them)."""
+    return [n.message for n in app._notifications]
+
+
+def static_text(widget: Widget) -> str:
+    """What a Static shows, as plain text (markup, Text or a Rich renderable alike)."""
+    assert isinstance(widget, Static)
+    content = widget.content
+    if isinstance(content, str):
+        return Text.from_markup(content).plain
+    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
+    console.print(content)
+    return console.export_text()

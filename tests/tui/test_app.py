@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +19,7 @@ from maqet_tui.tui.widgets.event_log import EventLog
 from maqet_tui.tui.widgets.qmp_console import QMPInput
 
 from .conftest import (
+    cli,
     footer_actions,
     log_text,
     main_screen,
@@ -40,20 +39,6 @@ def palette_text(app: MaqetApp) -> str:
     return "\n".join(
         str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
     )
-
-
-async def cli(*args: str) -> tuple[int, str]:
-    """The real CLI in another process (env from the fixtures: home, runtime dir, accel)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "maqet_tui",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
 
 
 async def test_start_from_keyboard_then_pause_from_cli(make_app: MakeApp, tiny_vm: TinyVM) -> None:

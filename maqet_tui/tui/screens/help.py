@@ -16,8 +16,11 @@ Section = tuple[str, Iterable[BindingType]]
 EXTRA: list[tuple[str, str, str]] = [
     ("VM list", "j / k", "Down / up (arrows too)"),
     ("Details", "tab", "Next pane (shift+tab: back)"),
+    ("QMP pane", "↑ / ↓", "History"),
+    ("Console pane", "↑ / ↓", "Line history"),
     ("General", "ctrl+p", 'Palette: "Start web-1"...'),
 ]
+TAB_SUFFIX = " tab"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -43,7 +46,7 @@ class HelpScreen(ModalScreen[None]):
                 if (key, text) not in seen:
                     seen.add((key, text))
                     rows.setdefault(section, []).append((key, text))
-        return rows
+        return {section: _merge_digits(items) for section, items in rows.items()}
 
     def _table(self) -> Table:
         """Sections in two columns when there is room (80 columns is enough), else one."""
@@ -59,15 +62,7 @@ class HelpScreen(ModalScreen[None]):
         outer = Table.grid(padding=(0, 2), expand=True)
         for _ in range(columns):
             outer.add_column(ratio=1)
-        # Fill column by column, balancing on row count.
-        total = sum(grid.row_count + 1 for _s, grid in sections)
-        cells: list[list[tuple[str, Table]]] = [[] for _ in range(columns)]
-        used = 0
-        for section, grid in sections:
-            rows = grid.row_count + 1
-            col = min(columns - 1, int((used + rows / 2) * columns / max(1, total)))
-            cells[col].append((section, grid))
-            used += rows
+        cells = _split(sections, columns)
         outer.add_row(*(_stack(c) for c in cells))
         return outer
 
@@ -93,3 +88,27 @@ def _stack(sections: list[tuple[str, Table]]) -> Table:
         stack.add_row(Text(title, style="bold underline"))
         stack.add_row(grid)
     return stack
+
+
+def _merge_digits(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The tab keys 1, 2, ... as one row ("1-6  Tabs: Overview, QMP, ..."): six rows say less."""
+    digits = [(k, t) for k, t in items if k.isdigit()]
+    if len(digits) < 3:
+        return items
+    names = ", ".join(t.removesuffix(TAB_SUFFIX) for _k, t in digits)
+    merged = (f"{digits[0][0]}-{digits[-1][0]}", f"Tabs: {names}")
+    first = items.index(digits[0])
+    rest = [item for item in items if not item[0].isdigit()]
+    return [*rest[:first], merged, *rest[first:]]
+
+
+def _split(sections: list[tuple[str, Table]], columns: int) -> list[list[tuple[str, Table]]]:
+    """Sections in order, cut where the taller column is shortest (a section is never split)."""
+    if columns == 1 or len(sections) < 2:
+        return [sections]
+    heights = [grid.row_count + 2 for _s, grid in sections]  # title and a blank line
+    best = min(
+        range(1, len(sections)),
+        key=lambda cut: max(sum(heights[:cut]), sum(heights[cut:])),
+    )
+    return [sections[:best], sections[best:]]

@@ -14,7 +14,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from ..messages import EventsLoaded, LogChunk
@@ -23,8 +22,9 @@ from ..widgets.event_log import EventLog
 from ..widgets.host_header import HostHeader
 from ..widgets.log_view import LogView
 from ..widgets.overview import RECENT, OverviewPane
-from ..widgets.qmp_console import QMPConsole, QMPInput
 from ..widgets.vm_table import VMTable
+from .details import CONSOLE_BINDINGS, DETAIL_BINDINGS, DETAIL_TABS, DetailsMixin, make_pane
+from .snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
 from .vm_actions import VMActionsMixin
 
 if TYPE_CHECKING:
@@ -32,15 +32,6 @@ if TYPE_CHECKING:
 
 VM = dict[str, Any]
 
-# The detail tabs, in key order (1, 2, ...). A future Console tab (guest serial: the runner's
-# "console" topic and console-write) goes here as ("console", "Console") with its pane in
-# `_pane()`; keys, [ ] and the help screen pick it up from this tuple.
-DETAIL_TABS: tuple[tuple[str, str], ...] = (
-    ("overview", "Overview"),
-    ("qmp", "QMP"),
-    ("events", "Events"),
-    ("log", "Log"),
-)
 EVENTS_KEPT = 200
 
 
@@ -48,20 +39,18 @@ LIST_BINDINGS = [
     Binding("space", "mark", "Mark VM", tooltip="Mark (start/stop use marks)", show=False),
     Binding("slash", "filter", "Filter", key_display="/"),
     Binding("escape", "back", "Back", key_display="esc", tooltip="Back; clear filter, marks"),
-]
-DETAIL_BINDINGS = [
-    Binding("enter", "focus_details", "Into the details pane", show=False),
-    *(
-        Binding(str(i), f"tab('{tab}')", f"{title} tab", show=False)
-        for i, (tab, title) in enumerate(DETAIL_TABS, 1)
-    ),
-    Binding("left_square_bracket", "tab_step(-1)", "Previous tab", key_display="[", show=False),
-    Binding("right_square_bracket", "tab_step(1)", "Next tab", key_display="]", show=False),
+    Binding("N", "demo", "Demo VM", key_display="N", show=False, tooltip="Make the demo VM"),
 ]
 
 
-class MainScreen(VMActionsMixin, Screen[None]):
-    BINDINGS = [*VMActionsMixin.ACTION_BINDINGS, *LIST_BINDINGS, *DETAIL_BINDINGS]
+class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None]):
+    BINDINGS = [
+        *VMActionsMixin.ACTION_BINDINGS,
+        *SnapshotActionsMixin.SNAPSHOT_BINDINGS,
+        *CONSOLE_BINDINGS,
+        *LIST_BINDINGS,
+        *DETAIL_BINDINGS,
+    ]
 
     # The footer is recomputed whenever the selected VM's status changes (check_action below).
     selected_status: reactive[str | None] = reactive(None, bindings=True)
@@ -90,17 +79,8 @@ class MainScreen(VMActionsMixin, Screen[None]):
         with TabbedContent(id="details"):
             for i, (tab, title) in enumerate(DETAIL_TABS, 1):
                 with TabPane(f"{i} {title}", id=f"tab-{tab}"):
-                    yield self._pane(tab)
+                    yield make_pane(tab)
         yield Footer()
-
-    def _pane(self, tab: str) -> Widget:
-        if tab == "overview":
-            return OverviewPane(id="overview")
-        if tab == "qmp":
-            return QMPConsole(id="qmp")
-        if tab == "events":
-            return EventLog(id="events")
-        return LogView(id="log")
 
     def on_mount(self) -> None:
         self.query_one(VMTable).focus()
@@ -138,9 +118,7 @@ class MainScreen(VMActionsMixin, Screen[None]):
         header.set_host(self.maqet.host)
         selected = self.maqet.vms.get(self.selected_id or "")
         self.selected_status = selected.get("status") if selected else None
-        vm = self.shown_vm
-        self.query_one(OverviewPane).show(vm, self.events[-RECENT:])
-        self.query_one(QMPConsole).set_vm(vm)
+        self.show_details(self.shown_vm, self.events[-RECENT:])
         self.refresh_bindings()
 
     def stats_changed(self) -> None:
@@ -180,14 +158,19 @@ class MainScreen(VMActionsMixin, Screen[None]):
         self.events = []
         self.query_one(EventLog).reset([], "loading…" if vm else "no VM selected")
         self.query_one(LogView).reset("", "loading…" if vm else "no VM selected")
-        self.query_one(OverviewPane).show(vm, [])
-        self.query_one(QMPConsole).set_vm(vm)
+        self.show_details(vm, [])
         self.maqet.follow(event.vm_id)
         self.refresh_bindings()
 
     # -- keys --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide what cannot apply now, so the footer only offers what would work."""
+        if self.console_is_raw():
+            return False  # every key belongs to the guest until ctrl+]
+        if action in SNAPSHOT_ACTIONS:
+            return self.snapshot_action_ok(action)
+        if action == "console_raw":
+            return self.console_raw_ok(isinstance(self.focused, Input))
         if action in self.VM_ACTIONS:
             if isinstance(self.focused, Input):
                 return False
@@ -195,7 +178,7 @@ class MainScreen(VMActionsMixin, Screen[None]):
         typing = isinstance(self.focused, Input)
         if action == "mark":
             return self.selected_id is not None and not typing
-        if action == "filter":
+        if action in ("filter", "demo"):
             return not typing
         if action == "back":  # offered only when there is something to go back from
             return self.focused is not self.table or bool(self.filter_text or self.marks)
@@ -247,21 +230,3 @@ class MainScreen(VMActionsMixin, Screen[None]):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_focus_details()
-
-    def action_focus_details(self) -> None:
-        tabs = self.query_one(TabbedContent)
-        target: Widget = {
-            "tab-overview": self.query_one(OverviewPane),
-            "tab-events": self.query_one(EventLog),
-            "tab-log": self.query_one(LogView),
-        }.get(tabs.active) or self.query_one(QMPInput)
-        target.focus()
-
-    def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = f"tab-{tab}"
-
-    def action_tab_step(self, step: int) -> None:
-        names = [f"tab-{t}" for t, _title in DETAIL_TABS]
-        tabs = self.query_one(TabbedContent)
-        index = names.index(tabs.active) if tabs.active in names else 0
-        tabs.active = names[(index + step) % len(names)]

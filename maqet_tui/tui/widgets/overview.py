@@ -18,6 +18,11 @@ from ..vmview import STATUS_STYLE, command_line, event_text, fmt_mib, fmt_time, 
 
 VM = dict[str, Any]
 RECENT = 8
+EMPTY = (
+    "No VMs yet.\n\n"
+    "Press [b]N[/b] to make the demo VM, a real Linux guest that boots in seconds,\n"
+    "or [b]a[/b] to define your own."
+)
 
 
 def _dash(value: object) -> str:
@@ -83,9 +88,12 @@ class OverviewPane(VerticalScroll):
     def show_error(self, text: str) -> None:
         self.query_one("#overview-body", Static).update(Text(text, style="bold red"))
 
-    def show(self, vm: VM | None, events: list[dict[str, Any]]) -> None:
+    def show(self, vm: VM | None, events: list[dict[str, Any]], empty: bool = False) -> None:
+        """`empty`: the store has no VM at all, so say how to get one (a newcomer's first view)."""
         body = self.query_one("#overview-body", Static)
-        if vm is None:
+        if vm is None and empty:
+            body.update(EMPTY)
+        elif vm is None:
             body.update("No VM selected. Press [b]a[/b] to add one.")
         else:
             body.update(render_overview(vm, events))

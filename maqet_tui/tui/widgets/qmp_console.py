@@ -24,12 +24,12 @@ from textual.widgets import Input, Label, RichLog
 from ..ops import error_text
 from ..services.threads import run_blocking
 from ..vmview import LIVE
+from .history_input import HistoryInput
 
 if TYPE_CHECKING:
     from ..app import MaqetApp
 
 VM = dict[str, Any]
-HISTORY = 200
 QMP_TIMEOUT = 30.0
 
 
@@ -83,31 +83,12 @@ class CommandSuggester(Suggester):
         return completed.rstrip() if len(completed.rstrip()) > len(value) else None
 
 
-class QMPInput(Input):
-    BINDINGS = [
-        Binding("up", "history(-1)", "Previous command", show=False),
-        Binding("down", "history(1)", "Next command", show=False),
-        Binding("tab", "complete", "Complete command", show=False),
-    ]
+class QMPInput(HistoryInput):
+    BINDINGS = [Binding("tab", "complete", "Complete command", show=False)]
 
     def __init__(self, **kwargs: Any) -> None:
         self.completer = CommandSuggester()
         super().__init__(suggester=self.completer, **kwargs)
-        self.history: list[str] = []
-        self._pos = 0
-
-    def remember(self, line: str) -> None:
-        if line and (not self.history or self.history[-1] != line):
-            self.history.append(line)
-            del self.history[:-HISTORY]
-        self._pos = len(self.history)
-
-    def action_history(self, step: int) -> None:
-        if not self.history:
-            return
-        self._pos = max(0, min(len(self.history), self._pos + step))
-        self.value = self.history[self._pos] if self._pos < len(self.history) else ""
-        self.cursor_position = len(self.value)
 
     def action_complete(self) -> None:
         """Complete a unique name; extend to the common prefix; list the candidates otherwise.

@@ -1,0 +1,172 @@
+"""The detail tabs under the VM list: which tabs exist, their panes, the keys that move between
+them, and the keys that only make sense in one of them (raw console) or nowhere in particular
+(the demo VM).
+
+Kept apart from the main screen so that screen is about the list (selection, marks, filter) and
+this is about what is shown of the selected VM.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import TabbedContent
+
+from ...errors import MaqetError
+from ..widgets.console_log import RAW_TOOLTIP, ConsoleLog
+from ..widgets.console_pane import ConsolePane
+from ..widgets.event_log import EventLog
+from ..widgets.log_view import LogView
+from ..widgets.overview import OverviewPane
+from ..widgets.qmp_console import QMPConsole, QMPInput
+from ..widgets.snapshot_pane import SnapshotPane
+from .demo import START, DemoScreen
+from .snapshot_actions import SNAPSHOT_TAB
+
+if TYPE_CHECKING:
+    from ..app import MaqetApp
+
+VM = dict[str, Any]
+
+# The detail tabs, in key order (1, 2, ...), each with its pane in `make_pane()`; keys, [ ] and
+# the help screen pick them up from this tuple. Console and Snapshots came last, so the keys of
+# the first four stayed what they were.
+DETAIL_TABS: tuple[tuple[str, str], ...] = (
+    ("overview", "Overview"),
+    ("qmp", "QMP"),
+    ("events", "Events"),
+    ("log", "Log"),
+    ("console", "Console"),
+    ("snapshots", "Snapshots"),
+)
+CONSOLE_TAB = "tab-console"
+
+DETAIL_BINDINGS = [
+    Binding("enter", "focus_details", "Into the details pane", show=False),
+    *(
+        Binding(str(i), f"tab('{tab}')", f"{title} tab", show=False)
+        for i, (tab, title) in enumerate(DETAIL_TABS, 1)
+    ),
+    Binding("left_square_bracket", "tab_step(-1)", "Previous tab", key_display="[", show=False),
+    Binding("right_square_bracket", "tab_step(1)", "Next tab", key_display="]", show=False),
+]
+CONSOLE_BINDINGS = [
+    Binding("i", "console_raw", "Type into guest", tooltip=RAW_TOOLTIP),
+]
+
+
+def make_pane(tab: str) -> Widget:
+    panes: dict[str, type[Widget]] = {
+        "overview": OverviewPane,
+        "qmp": QMPConsole,
+        "events": EventLog,
+        "log": LogView,
+        "console": ConsolePane,
+        "snapshots": SnapshotPane,
+    }
+    return panes[tab](id=tab)
+
+
+if TYPE_CHECKING:  # type-check the mixin as the screen it is mixed into
+    _Base = Screen[None]
+else:
+    _Base = object
+
+
+class DetailsMixin(_Base):
+    want_select: str | None
+
+    if TYPE_CHECKING:
+
+        @property
+        def maqet(self) -> MaqetApp: ...
+
+        @property
+        def shown_vm(self) -> VM | None: ...
+
+        def vms_changed(self) -> None: ...
+
+    @property
+    def detail_tab(self) -> str:
+        return str(self.query_one(TabbedContent).active)
+
+    @property
+    def snapshot_pane(self) -> SnapshotPane:
+        return self.query_one(SnapshotPane)
+
+    @property
+    def console(self) -> ConsolePane:
+        return self.query_one(ConsolePane)
+
+    def show_details(self, vm: VM | None, events: list[dict[str, Any]]) -> None:
+        """The panes that follow the shown VM's row (status, pids) rather than a stream."""
+        self.query_one(OverviewPane).show(vm, events, empty=not self.maqet.vms)
+        self.query_one(QMPConsole).set_vm(vm)
+        self.console.set_vm(vm)
+        self.snapshot_pane.set_vm(vm, active=self.detail_tab == SNAPSHOT_TAB)
+
+    def console_is_raw(self) -> bool:
+        """Safe before the panes exist (the footer asks early)."""
+        try:
+            return self.query_one(ConsoleLog).raw
+        except NoMatches:
+            return False
+
+    def console_raw_ok(self, typing: bool) -> bool:
+        return self.detail_tab == CONSOLE_TAB and not typing and self.console.log_widget.connected
+
+    # -- keys --------------------------------------------------------------------------------
+    def action_focus_details(self) -> None:
+        target: Widget = {
+            "tab-overview": self.query_one(OverviewPane),
+            "tab-events": self.query_one(EventLog),
+            "tab-log": self.query_one(LogView),
+            CONSOLE_TAB: self.console.input,
+            SNAPSHOT_TAB: self.snapshot_pane.table,
+        }.get(self.detail_tab) or self.query_one(QMPInput)
+        if target.display:
+            target.focus()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{tab}"
+
+    def action_tab_step(self, step: int) -> None:
+        names = [f"tab-{t}" for t, _title in DETAIL_TABS]
+        tabs = self.query_one(TabbedContent)
+        index = names.index(tabs.active) if tabs.active in names else 0
+        tabs.active = names[(index + step) % len(names)]
+
+    def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
+        if self.detail_tab == SNAPSHOT_TAB:
+            self.snapshot_pane.set_vm(self.shown_vm, active=True)
+        self.refresh_bindings()
+
+    def action_console_raw(self) -> None:
+        self.query_one(ConsoleLog).action_raw()
+
+    # -- the demo VM -------------------------------------------------------------------------
+    def action_demo(self) -> None:
+        demo = self.maqet.demo
+        try:
+            demo.start()
+        except MaqetError as exc:
+            self.maqet.notify(str(exc), severity="error")
+            return
+        self.maqet.push_screen(DemoScreen(demo.last, demo.result), self._demo_done)
+
+    def _demo_done(self, choice: str | None) -> None:
+        """ "Start it": select it, show its console and boot it (unless it is already up)."""
+        result = self.maqet.demo.result
+        vm = result.vm if result is not None else None
+        if choice != START or vm is None:
+            return
+        self.want_select = str(vm["id"])
+        self.action_tab("console")
+        current = self.maqet.vms.get(str(vm["id"]), vm)
+        if current.get("status") in ("stopped", "crashed"):
+            self.maqet.ops.start([current])
+        self.vms_changed()

@@ -1,0 +1,96 @@
+"""The console log widget on its own (in a minimal app): following output, scrollback bounds,
+and raw mode taking every key away from the app's bindings."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+
+from maqet_tui.tui.widgets.console_log import ConsoleLog
+
+from .conftest import wait_until
+
+
+class Host(App[None]):
+    CSS = "ConsoleLog { height: 10; overflow-x: hidden; overflow-y: auto; }"
+    BINDINGS = [Binding("q", "quit_pressed", "Quit"), Binding("up", "up_pressed", "Up")]
+
+    def __init__(self, max_lines: int = 2000) -> None:
+        super().__init__()
+        self.max_lines = max_lines
+        self.typed: list[str] = []
+        self.app_keys: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleLog(self.max_lines)
+
+    @on(ConsoleLog.Typed)
+    def _typed(self, event: ConsoleLog.Typed) -> None:
+        self.typed.append(event.data)
+
+    def action_quit_pressed(self) -> None:
+        self.app_keys.append("q")
+
+    def action_up_pressed(self) -> None:
+        self.app_keys.append("up")
+
+
+def at_end(log: ConsoleLog) -> bool:
+    return log.max_scroll_y > 0 and log.scroll_offset.y == log.max_scroll_y
+
+
+async def test_follows_a_burst_and_holds_when_scrolled_back() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ConsoleLog)
+        await pilot.pause()
+        # Many lines in one go: the scrollbar appears only after layout, and the view must
+        # still end up following the output (it once stayed at the top).
+        for i in range(30):
+            log.feed(f"line {i}\r\n")
+        await wait_until(pilot, lambda: at_end(log), "the view at the newest line")
+        log.focus()
+        await pilot.press("pageup")
+        held = log.scroll_offset.y
+        assert held < log.max_scroll_y
+        log.feed("more\r\n")
+        await pilot.pause()
+        assert log.scroll_offset.y == held  # reading back is never undone by new output
+        await pilot.press("end")
+        log.feed("again\r\n")
+        await wait_until(pilot, lambda: at_end(log), "following again")
+
+
+async def test_scrollback_is_bounded() -> None:
+    app = Host(max_lines=50)
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ConsoleLog)
+        await pilot.pause()
+        log.feed("".join(f"{i:05d} {'x' * 100}\r\n" for i in range(200)))  # two rows each
+        assert len(log.term.lines) == 50
+        assert log.plain_text.startswith("00150 ")
+        await wait_until(pilot, lambda: log.virtual_size.height == 101, "100 rows + prompt")
+
+
+async def test_raw_mode_takes_every_key() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ConsoleLog)
+        log.focus()
+        await pilot.press("i")  # not connected: nothing to type into
+        assert not log.raw
+        log.connected = True
+        await pilot.press("i")
+        assert log.raw
+        await pilot.press("q", "up", "ctrl+c", "enter", "tab", "backspace")
+        await wait_until(pilot, lambda: len(app.typed) == 6, "six keys typed")
+        assert app.typed == ["q", "\x1b[A", "\x03", "\r", "\t", "\x7f"]
+        assert app.app_keys == []  # none of them reached the app's bindings
+        await pilot.press("ctrl+right_square_bracket")
+        assert not log.raw
+        await pilot.press("q")
+        assert app.app_keys == ["q"]
+        log.raw = True
+        log.connected = False  # the stream ended: raw mode ends with it
+        assert not log.raw
