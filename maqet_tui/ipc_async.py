@@ -98,9 +98,22 @@ class AsyncIPCClient:
             raise IPCError(f"runner at {self.path} went away: {exc}", CLOSED) from None
         finally:
             self._pending.pop(req_id, None)
+            # If we left through a failed drain, _shut may have failed the future meanwhile:
+            # consume that exception so asyncio does not report it as never retrieved.
+            if fut.done():
+                if not fut.cancelled():
+                    fut.exception()
+            else:
+                fut.cancel()
 
-    async def subscribe(self, topics: list[str], timeout: float = CALL_TIMEOUT) -> Any:
-        return await self.call("subscribe", {"topics": topics}, timeout)
+    async def subscribe(
+        self, topics: list[str], replay: bool = False, timeout: float = CALL_TIMEOUT
+    ) -> Any:
+        """Events of `topics` from now on; with `replay`, the recent console output first."""
+        params: dict[str, Any] = {"topics": topics}
+        if replay:
+            params["replay"] = True
+        return await self.call("subscribe", params, timeout)
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Event lines ({"event": ..., "data": ...}) until the runner closes the connection."""

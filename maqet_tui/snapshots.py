@@ -60,12 +60,20 @@ def snapshot(manager: Manager, ident: str, action: str, tag: str) -> dict[str, A
         raise ConfigError(f"invalid snapshot tag {tag!r}: letters, digits, '.', '_', '-'")
     vm = manager.get(ident)
     disks = _qcow2_disks(vm)
-    existing = {s["tag"] for s in list_snapshots(manager, ident)}
+    snaps = {s["tag"]: s for s in list_snapshots(manager, ident)}
+    existing = set(snaps)
     if action == "create" and tag in existing:
         raise StateError(f"snapshot {tag!r} already exists on {vm['name']!r}")
     if action != "create" and tag not in existing:
         raise StateError(f"no snapshot {tag!r} on {vm['name']!r}")
-    if vm["status"] in ("running", "paused"):
+    live = vm["status"] in ("running", "paused")
+    if live and action == "revert" and not snaps[tag]["vm_state_size"]:
+        # loadvm of a disk-only snapshot fails inside QEMU and leaves the VM paused.
+        raise StateError(
+            f"snapshot {tag!r} of {vm['name']!r} holds disks only (taken while "
+            "stopped): stop the VM to revert to it"
+        )
+    if live:
         # HMP reports failure as text, not as a QMP error: anything printed means it failed.
         out = manager.qmp(
             ident, "human-monitor-command", {"command-line": f"{ONLINE[action]} {tag}"}, timeout=600

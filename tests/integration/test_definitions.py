@@ -255,3 +255,20 @@ def test_screendump(manager: Manager, tiny_vm: Any, tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(StateError, match="no display device"):
         screendump(manager, "headless", tmp_path / "none.png")
+
+
+def test_disk_only_snapshot_is_not_reverted_live(manager: Manager) -> None:
+    from maqet_tui.definitions import add_with_disks
+    from maqet_tui.peer_yaml import NewDisk
+
+    add_with_disks(
+        manager,
+        "d",
+        {"memory": 64, "accel": "tcg"},
+        [NewDisk("d0", "32M", None, None, "virtio", "disk")],
+    )
+    snapshot(manager, "d", "create", "cold")  # stopped: disks only
+    manager.start("d")
+    with pytest.raises(StateError, match="holds disks only"):
+        snapshot(manager, "d", "revert", "cold")
+    assert manager.qmp("d", "query-status")["status"] == "running"  # untouched, not paused

@@ -64,6 +64,22 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         self.filter_text = ""
         self.events: list[dict[str, Any]] = []
         self.want_select: str | None = None
+        self._bindings_shown: tuple[Any, ...] | None = None
+
+    def refresh_bindings(self) -> None:
+        """Tell the footer only when what it would show has changed.
+
+        The footer rebuilds all its key widgets on every refresh; done on each cursor move and
+        status event it was about a third of the UI thread's time (profiled with py-spy), which
+        showed up as keypress-to-repaint latency.
+        """
+        shown = tuple(
+            (key, id(b.node), b.binding.action, b.binding.description, b.enabled, b.binding.show)
+            for key, b in self.active_bindings.items()
+        )
+        if shown != self._bindings_shown:
+            self._bindings_shown = shown
+            super().refresh_bindings()
 
     @property
     def maqet(self) -> MaqetApp:

@@ -88,7 +88,7 @@ class ConsoleStream:
         try:
             client = await AsyncIPCClient.connect(path)
             async with client:
-                await client.call("subscribe", {"topics": ["console"], "replay": True})
+                await client.subscribe(["console"], replay=True)
                 self._post(ConsoleOpened(vm_id, generation))
                 sender = asyncio.create_task(self._send_loop(client, vm_id, generation, outbox))
                 try:
