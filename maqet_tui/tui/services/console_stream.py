@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -51,8 +52,10 @@ class ConsoleStream:
             return False
         self.generation += 1
         self._outbox = asyncio.Queue()
+        # A partial, not a coroutine: a worker cancelled before it starts (the cursor moved on)
+        # then never leaves an un-awaited coroutine behind.
         self._worker = self._run_worker(
-            self._run(self.generation, key, self._outbox),
+            functools.partial(self._run, self.generation, key, self._outbox),
             name=f"console {key[0]}",
             group="console",
             exit_on_error=False,

@@ -8,6 +8,7 @@ row then says stopped or crashed) and, should the VM be live again, subscribes t
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -63,7 +64,7 @@ class Subscriptions:
                 retry = wait if retry is None else min(retry, wait)
                 continue
             worker = self._run_worker(
-                self._follow(vm_id, key),
+                functools.partial(self._follow, vm_id, key),  # no coroutine until it runs
                 name=f"subscribe {vm_id}",
                 group="subscriptions",
                 exit_on_error=False,

@@ -119,7 +119,15 @@ class SnapshotPane(Vertical):
     def reload(self) -> None:
         self._stale = False
         if self.vm is not None:
-            self.run_worker(self._load(str(self.vm["id"])), group="snap-list", exclusive=True)
+            vm_id = str(self.vm["id"])
+
+            async def load() -> None:
+                # A coroutine function, not a coroutine: `exclusive` may cancel this worker
+                # before it starts, and then no coroutine is left un-awaited. (Textual's WorkType
+                # union cannot infer ResultType from a coroutine function: hence the ignore.)
+                await self._load(vm_id)
+
+            self.run_worker(load, group="snap-list", exclusive=True)  # type: ignore[arg-type]
         self._redraw()
 
     async def _load(self, vm_id: str) -> None:
