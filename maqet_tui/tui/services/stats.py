@@ -15,7 +15,7 @@ from textual.message import Message
 from ..messages import HostSample, StatsSampled
 from .threads import ServiceThread
 
-INTERVAL = 1.0
+INTERVAL = 2.0  # like top's default pace; each sample repaints the live rows
 
 
 def host_sample() -> HostSample:

@@ -108,7 +108,10 @@ class VMTable(DataTable[Text]):
                 old = self._cells.get(vm["id"], [])
                 for (key, _label), new, before in zip(COLUMNS, cells, old, strict=False):
                     if (new.plain, new.style) != (before.plain, before.style):
-                        self.update_cell(vm["id"], key, new, update_width=True)
+                        # Re-measuring a column costs a pass over all its cells: only when the
+                        # cell grew (uptime/CPU/RSS change every sample but rarely widen).
+                        grew = len(new.plain) > len(before.plain)
+                        self.update_cell(vm["id"], key, new, update_width=grew)
                 self._cells[vm["id"]] = cells
         self._report()
 
