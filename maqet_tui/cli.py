@@ -196,13 +196,21 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    vm = _manager(args).start(args.name, timeout=args.timeout)
+    from . import fast_start
+
+    vm = fast_start.start(getattr(args, "home", None), args.name, args.timeout)
+    if vm is None:
+        vm = _manager(args).start(args.name, timeout=args.timeout)
     print(f"{vm['name']} is {vm['status']} (qemu pid {vm['qemu_pid']})")
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    vm = _manager(args).stop(args.name, force=args.force, timeout=args.timeout)
+    from . import fast_stop
+
+    vm = fast_stop.stop(getattr(args, "home", None), args.name, args.force, args.timeout)
+    if vm is None:
+        vm = _manager(args).stop(args.name, force=args.force, timeout=args.timeout)
     print(f"{vm['name']} is {vm['status']}")
     return 0
 

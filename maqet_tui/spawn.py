@@ -7,11 +7,13 @@ QMP answers and its socket is serving (or why it failed), and EOF on that pipe m
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import select
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +33,27 @@ def _log_tail(path: Path, lines: int = 3) -> str:
     return " | ".join(text[-lines:])
 
 
-def spawn_runner(
-    paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int, timeout: float
-) -> dict[str, Any]:
-    """Spawn the runner for a claimed VM and wait until it reports; returns its report.
+@dataclass
+class Launch:
+    """A runner on its way up: wait on `ready` for its one-line report."""
+
+    proc: subprocess.Popen[bytes]
+    ready: int
+    log_path: Path
+    spawned_at: float
+
+
+def launch(paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int) -> Launch:
+    """Spawn the runner for a VM whose lock we hold; returns at once.
 
     `argv` is QEMU's command line from `config.build_argv`, with the fd placeholders unfilled.
     """
+    spawned_at = time.time()
     spec = {
         "vm_id": vm_id,
         "name": name,
         "argv": argv,
+        "spawned_at": spawned_at,
         "db_path": str(paths.db),
         "socket_path": str(paths.socket(vm_id)),
         "lock_path": str(paths.lock(vm_id)),
@@ -51,20 +63,21 @@ def spawn_runner(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PKG_ROOT, env.get("PYTHONPATH")) if p)
     log_path = paths.runner_log(vm_id)
     r, w = os.pipe()
+    cmd = [
+        sys.executable,
+        "-m",
+        "runner",
+        "--vm",
+        vm_id,
+        "--ready-fd",
+        str(w),
+        "--lock-fd",
+        str(lock_fd),
+    ]
     try:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "runner",
-                    "--vm",
-                    vm_id,
-                    "--ready-fd",
-                    str(w),
-                    "--lock-fd",
-                    str(lock_fd),
-                ],
+                cmd,
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
@@ -80,21 +93,29 @@ def spawn_runner(
     os.close(w)
     assert proc.stdin is not None
     try:
-        proc.stdin.write(json.dumps(spec).encode())
+        proc.stdin.write(marshal.dumps(spec))  # the runner is this interpreter too
         proc.stdin.close()
-        line = _read_line(r, timeout)
+    except OSError:
+        pass  # it died already: wait_ready reads EOF and reports its log
+    return Launch(proc, r, log_path, spawned_at)
+
+
+def wait_ready(run: Launch, name: str, timeout: float) -> dict[str, Any]:
+    """The runner's report once QMP answers and its socket serves; raises on failure."""
+    try:
+        line = _read_line(run.ready, timeout)
     finally:
-        os.close(r)
+        os.close(run.ready)
         # The first runner process forks and exits at once; reap it so no zombie is left.
         try:
-            proc.wait(timeout=5)
+            run.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            run.proc.kill()
+            run.proc.wait()
     if line is None:
         raise TimeoutError_(f"{name!r} did not come up within {timeout:g} s")
     if not line:
-        tail = _log_tail(log_path)
+        tail = _log_tail(run.log_path)
         raise StartError(
             f"runner for {name!r} exited during start-up" + (f": {tail}" if tail else "")
         )
@@ -102,6 +123,13 @@ def spawn_runner(
     if not report.get("ok"):
         raise StartError(f"cannot start {name!r}: {report.get('error', 'unknown error')}")
     return report
+
+
+def spawn_runner(
+    paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int, timeout: float
+) -> dict[str, Any]:
+    """Spawn the runner and wait until it reports; returns its report."""
+    return wait_ready(launch(paths, vm_id, name, argv, lock_fd), name, timeout)
 
 
 def _read_line(fd: int, timeout: float) -> bytes | None:

@@ -217,22 +217,42 @@ def update_vm(vm_id: str, *, expect_runner: int | None = None, **fields: Any) ->
     return changed
 
 
+def _waiting_for(row: VM, spawned_at: float | None) -> bool:
+    """Is this row waiting for the runner spawned at `spawned_at`? Yes when it says `starting`
+    with no runner yet; also when the starter spawned the runner before writing `starting` (the
+    CLI does, to overlap its own imports with the runner's boot): the row then still shows how
+    it was before the spawn, untouched since."""
+    if row.runner_pid is not None:
+        return False
+    if row.status == "starting":
+        return True
+    return (
+        spawned_at is not None
+        and row.status in ("stopped", "crashed")
+        and row.updated_at <= spawned_at
+    )
+
+
 def claim_start(
-    vm_id: str, runner_pid: int, runner_started: int | None, qemu_pid: int | None
+    vm_id: str,
+    runner_pid: int,
+    runner_started: int | None,
+    qemu_pid: int | None,
+    spawned_at: float | None = None,
 ) -> bool:
-    """A new runner records itself, only if the VM is still waiting for one (not deleted, not
-    stopped meanwhile, not already claimed)."""
-    n = (
+    """A new runner records itself (to report a failed start), only if the VM still waits for
+    it: not deleted, not stopped meanwhile, not already claimed."""
+    with immediate():
+        row = get_by_id(vm_id)
+        if row is None or not _waiting_for(row, spawned_at):
+            return False
         VM.update(
             runner_pid=runner_pid,
             runner_started=runner_started,
             qemu_pid=qemu_pid,
             updated_at=time.time(),
-        )
-        .where((VM.id == vm_id) & (VM.status == "starting") & VM.runner_pid.is_null())
-        .execute()
-    )
-    return bool(n)
+        ).where(VM.id == vm_id).execute()
+        return True
 
 
 def claim_running(
@@ -243,6 +263,7 @@ def claim_running(
     status: str,
     socket_path: str,
     started_at: float | None,
+    spawned_at: float | None = None,
 ) -> bool:
     """Record a runner that reported ready. Both the starter and the runner call this, whichever
     gets there first, so the CLI need not wait for the runner to load the store: it is done once
@@ -254,7 +275,7 @@ def claim_running(
             return False
         if row.runner_pid == runner_pid:
             return True
-        if row.status != "starting" or row.runner_pid is not None:
+        if not _waiting_for(row, spawned_at):
             return False
         update_vm(
             vm_id,
@@ -265,6 +286,24 @@ def claim_running(
             qemu_pid=qemu_pid,
             socket_path=socket_path,
             started_at=started_at,
+        )
+        return True
+
+
+def mark_starting(vm_id: str, spawned_at: float) -> bool:
+    """The CLI's start spawns first and records `starting` after (see _waiting_for). Not if the
+    runner has claimed the row already, nor if someone changed the row since the spawn."""
+    with immediate():
+        row = get_by_id(vm_id)
+        if row is None or not _waiting_for(row, spawned_at) or row.status == "starting":
+            return False
+        update_vm(
+            vm_id,
+            status="starting",
+            last_error=None,
+            qemu_pid=None,
+            socket_path=None,
+            started_at=None,
         )
         return True
 

@@ -18,7 +18,6 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from maqet_tui import store
 from maqet_tui.procs import start_time
 
 from .api import RunnerAPI
@@ -44,6 +43,7 @@ class Runner:
         self.socket_path = Path(spec["socket_path"])
         self.lock_path = Path(spec["lock_path"])
         self.serial_log = Path(spec["serial_log"])
+        self.spawned_at: float | None = spec.get("spawned_at")
         self.qemu = qemu
         self.ready_fd: int | None = ready_fd
         self.lock_fd = lock_fd
@@ -123,6 +123,7 @@ class Runner:
 
     def _claim_running(self) -> bool:
         """On the store thread: record this runner (reads the status current at that moment)."""
+        from maqet_tui import store  # imported on this thread, after ready: not on the start path
 
         assert self.qemu is not None
         return bool(
@@ -134,6 +135,7 @@ class Runner:
                 self.status,
                 str(self.socket_path),
                 self.started_at,
+                self.spawned_at,
             )
         )
 
@@ -184,7 +186,7 @@ class Runner:
         cancelled = self.stop_reason is not None
         qemu_pid = self.qemu.pid if self.qemu else None
         if record and await self.store.call(
-            "claim_start", self.vm_id, self.pid, self.started_ticks, qemu_pid
+            "claim_start", self.vm_id, self.pid, self.started_ticks, qemu_pid, self.spawned_at
         ):
             await self.store.call(
                 "update_vm",

@@ -127,3 +127,9 @@ def test_data_version_sees_other_connections(db: Path) -> None:
     con.commit()
     con.close()
     assert store.data_version() != before
+
+
+def test_fast_stop_reads_the_current_schema() -> None:
+    from maqet_tui import fast_stop
+
+    assert fast_stop.SCHEMA_VERSION == store.SCHEMA_VERSION
