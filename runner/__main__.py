@@ -17,7 +17,9 @@ def _arg(name: str) -> int:
     try:
         return int(sys.argv[sys.argv.index(name) + 1])
     except (ValueError, IndexError):
-        sys.stderr.write(f"usage: python -m runner --vm ID --ready-fd N --lock-fd M < spec ({name})\n")
+        sys.stderr.write(
+            f"usage: python -m runner --vm ID --ready-fd N --lock-fd M < spec ({name})\n"
+        )
         raise SystemExit(2) from None
 
 
