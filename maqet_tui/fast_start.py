@@ -19,7 +19,7 @@ from typing import Any
 
 from . import vmlock
 from .config import VMConfig, build_argv
-from .errors import ConfigError, StateError, TimeoutError_
+from .errors import ConfigError, TimeoutError_
 from .fast_stop import SCHEMA_VERSION
 from .paths import Paths
 from .spawn import launch, wait_ready
@@ -75,7 +75,9 @@ def start(home: str | None, ident: str, timeout: float) -> dict[str, Any] | None
     except TimeoutError_:
         manager.stop(vm["id"], force=True)
         raise
-    if not store.claim_running(
+    # False here means the runner recorded itself first and the VM has since moved on (another
+    # process may already have stopped it): what the store says now is the honest answer.
+    store.claim_running(
         vm["id"],
         r["runner_pid"],
         r["runner_started"],
@@ -84,6 +86,5 @@ def start(home: str | None, ident: str, timeout: float) -> dict[str, Any] | None
         r["socket_path"],
         r["started_at"],
         run.spawned_at,
-    ):
-        raise StateError(f"VM {vm['name']!r} was stopped or removed while starting")
+    )
     return manager.get(vm["id"])
