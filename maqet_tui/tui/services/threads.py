@@ -9,6 +9,7 @@ thread that dies with the process loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -33,13 +34,19 @@ async def run_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not fut.done():
             fut.set_exception(exc)
 
+    def deliver(settle: Callable[[Any], None], outcome: Any) -> None:
+        # The app may have quit while we worked (the VM's runner finishes what we asked):
+        # its loop is closed then and nobody waits for the answer.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, outcome)
+
     def target() -> None:
         try:
             value = fn(*args, **kwargs)
         except BaseException as exc:
-            loop.call_soon_threadsafe(settle_error, exc)
+            deliver(settle_error, exc)
         else:
-            loop.call_soon_threadsafe(settle_result, value)
+            deliver(settle_result, value)
         finally:
             # peewee keeps one connection per thread; this thread is about to end.
             store.close_db()
