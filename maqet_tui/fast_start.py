@@ -13,43 +13,22 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 from . import vmlock
 from .config import VMConfig, build_argv
 from .errors import ConfigError, TimeoutError_
-from .fast_stop import SCHEMA_VERSION
 from .paths import Paths
 from .spawn import launch, wait_ready
-
-
-def _stopped_row(db: Path, ident: str) -> dict[str, Any] | None:
-    if not db.exists():
-        return None
-    con = sqlite3.connect(db, timeout=15)
-    try:
-        if con.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            return None
-        cols = "id, name, status, config"
-        row = con.execute(f"SELECT {cols} FROM vm WHERE name = ?", (ident,)).fetchone()
-        row = row or con.execute(f"SELECT {cols} FROM vm WHERE id = ?", (ident,)).fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        con.close()
-    if row is None or row[2] not in ("stopped", "crashed"):
-        return None
-    return dict(zip(cols.split(", "), row, strict=True))
+from .store_lite import read_row
 
 
 def start(home: str | None, ident: str, timeout: float) -> dict[str, Any] | None:
     """The started VM, or None for the full path (nothing was spawned then)."""
     paths = Paths.resolve(home)
     paths.ensure()
-    vm = _stopped_row(paths.db, ident)
-    if vm is None:
+    vm = read_row(paths.db, ident, ("id", "name", "status", "config"))
+    if vm is None or vm["status"] not in ("stopped", "crashed"):
         return None
     try:
         argv = build_argv(
@@ -77,14 +56,5 @@ def start(home: str | None, ident: str, timeout: float) -> dict[str, Any] | None
         raise
     # False here means the runner recorded itself first and the VM has since moved on (another
     # process may already have stopped it): what the store says now is the honest answer.
-    store.claim_running(
-        vm["id"],
-        r["runner_pid"],
-        r["runner_started"],
-        r["qemu_pid"],
-        r["status"],
-        r["socket_path"],
-        r["started_at"],
-        run.spawned_at,
-    )
+    store.claim_reported(vm["id"], r, run.spawned_at)
     return manager.get(vm["id"])

@@ -2,48 +2,26 @@
 
 A graceful stop of a booted guest takes QEMU ~35 ms; the CLI's own start-up was most of the rest
 (peewee alone ~25 ms). When the VM's runner is alive (its lock is held) nothing needs reconciling:
-read its socket with plain sqlite3, ask it to stop, wait for it to exit. Anything unusual (no
-row, not live, a schema we do not know, an unreachable runner) returns None and the caller takes
-the full Manager path. `store.py` owns the schema; this is a read-only view of three columns.
+read its socket with plain sqlite3 (store_lite), ask it to stop, wait for it to exit. Anything
+unusual (no row, not live, a schema we do not know, an unreachable runner) returns None and the
+caller takes the full Manager path.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 from . import ipc_client, vmlock
 from .errors import IPCError
 from .paths import Paths
 from .procs import wait_gone
-
-SCHEMA_VERSION = 2  # keep in step with store.SCHEMA_VERSION (a test checks)
-
-
-def _live_row(db: Path, ident: str) -> dict[str, Any] | None:
-    if not db.exists():
-        return None
-    con = sqlite3.connect(db, timeout=15)
-    try:
-        if con.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            return None
-        cols = "id, name, status, socket_path, runner_pid, runner_started"
-        row = con.execute(f"SELECT {cols} FROM vm WHERE name = ?", (ident,)).fetchone()
-        row = row or con.execute(f"SELECT {cols} FROM vm WHERE id = ?", (ident,)).fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        con.close()
-    if row is None:
-        return None
-    return dict(zip(cols.split(", "), row, strict=True))
+from .store_lite import read_row
 
 
 def stop(home: str | None, ident: str, force: bool, timeout: float) -> dict[str, Any] | None:
     """The VM's final state after a stop through its runner, or None for the full path."""
     paths = Paths.resolve(home)
-    vm = _live_row(paths.db, ident)
+    vm = read_row(paths.db, ident, ("id", "status", "socket_path", "runner_pid", "runner_started"))
     if vm is None or vm["status"] not in ("running", "paused") or not vm["socket_path"]:
         return None
     if not vmlock.is_held(paths.lock(vm["id"])):

@@ -137,15 +137,7 @@ class Manager:
                     )
                 remaining = max(1.0, deadline - time.monotonic())
                 r = spawn_runner(self.paths, vm.id, vm.name, argv, fd, remaining)
-                store.claim_running(
-                    vm.id,
-                    r["runner_pid"],
-                    r["runner_started"],
-                    r["qemu_pid"],
-                    r["status"],
-                    r["socket_path"],
-                    r["started_at"],
-                )
+                store.claim_reported(vm.id, r)
             except TimeoutError_:
                 self._kill_runner(vm.id)
                 raise

@@ -290,6 +290,20 @@ def claim_running(
         return True
 
 
+def claim_reported(vm_id: str, report: dict[str, Any], spawned_at: float | None = None) -> bool:
+    """claim_running from a runner's readiness report (the starter's side)."""
+    return claim_running(
+        vm_id,
+        report["runner_pid"],
+        report["runner_started"],
+        report["qemu_pid"],
+        report["status"],
+        report["socket_path"],
+        report["started_at"],
+        spawned_at,
+    )
+
+
 def mark_starting(vm_id: str, spawned_at: float) -> bool:
     """The CLI's start spawns first and records `starting` after (see _waiting_for). Not if the
     runner has claimed the row already, nor if someone changed the row since the spawn."""

@@ -129,7 +129,7 @@ def test_data_version_sees_other_connections(db: Path) -> None:
     assert store.data_version() != before
 
 
-def test_fast_stop_reads_the_current_schema() -> None:
-    from maqet_tui import fast_stop
+def test_store_lite_reads_the_current_schema() -> None:
+    from maqet_tui import store_lite
 
-    assert fast_stop.SCHEMA_VERSION == store.SCHEMA_VERSION
+    assert store_lite.SCHEMA_VERSION == store.SCHEMA_VERSION
