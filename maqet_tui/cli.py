@@ -18,6 +18,17 @@ from typing import Any
 from .errors import MaqetError
 
 
+def _seconds(text: str) -> float:
+    """--timeout values: a number of seconds within what the runner accepts."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text} is out of range (0..3600 s)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -75,11 +86,11 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--json", action="store_true")
     s = cmd("start", "start a VM; returns once QMP answers")
     s.add_argument("name")
-    s.add_argument("--timeout", type=float, default=30.0)
+    s.add_argument("--timeout", type=_seconds, default=30.0)
     s = cmd("stop", "stop a VM: ACPI power-down, then quit, then kill")
     s.add_argument("name")
     s.add_argument("--force", action="store_true", help="skip the graceful power-down")
-    s.add_argument("--timeout", type=float, default=30.0)
+    s.add_argument("--timeout", type=_seconds, default=30.0)
     for name in ("pause", "resume"):
         cmd(name, f"{name} a running VM").add_argument("name")
     q = cmd("qmp", "run a QMP command and print its return value as JSON")

@@ -42,17 +42,19 @@ def start(home: str | None, ident: str, timeout: float) -> dict[str, Any] | None
         return None  # someone else is starting it: the full path waits for them
     try:
         run = launch(paths, vm["id"], vm["name"], argv, fd)
-    finally:
-        os.close(fd)  # the runner holds its own copy
+    except BaseException:
+        vmlock.release(fd, lock_path)  # no runner took the lock over
+        raise
+    os.close(fd)  # the runner holds its own copy
     from . import store
     from .manager import Manager
 
     manager = Manager(home, reconcile=False)
     store.mark_starting(vm["id"], run.spawned_at)
     try:
-        r = wait_ready(run, vm["name"], timeout)
+        r = wait_ready(run, vm["name"], max(1.0, timeout))
     except TimeoutError_:
-        manager.stop(vm["id"], force=True)
+        manager.abandon_start(vm["id"])
         raise
     # False here means the runner recorded itself first and the VM has since moved on (another
     # process may already have stopped it): what the store says now is the honest answer.

@@ -17,14 +17,16 @@ from typing import Any
 
 from . import ipc_client, store, vmlock
 from .config import VMConfig, build_argv, validate_name
-from .errors import IPCError, StateError, TimeoutError_
+from .errors import ConfigError, IPCError, StateError, TimeoutError_
 from .paths import Paths
 from .procs import is_alive, signal_if_same, wait_gone
 from .reconcile import reconcile_all, reconcile_vm
-from .spawn import spawn_runner
+from .spawn import Launch, launch, wait_ready
 
 DEFAULT_START_TIMEOUT = 30.0
 DEFAULT_STOP_TIMEOUT = 30.0
+MAX_STOP_TIMEOUT = 3600.0
+UNREACHABLE = ("not-running", "closed", "timeout", "ipc-error")
 RUNNING = ("running", "paused")
 WAIT_STEP = 0.02
 
@@ -88,6 +90,9 @@ class Manager:
                 raise StateError(f"VM {vm.name!r} is {vm.status}; stop it first or use --force")
             self.stop(vm.id, force=True)
         store.delete_vm(vm.id)
+        lock_fd = vmlock.try_lock(self.paths.lock(vm.id))
+        if lock_fd is not None:  # tidy the runtime dir; never a lock a runner holds
+            vmlock.release(lock_fd, self.paths.lock(vm.id))
         for p in (self.paths.runner_log(vm.id), self.paths.serial_log(vm.id)):
             for f in (p, p.with_name(p.name + ".1")):
                 f.unlink(missing_ok=True)
@@ -116,6 +121,7 @@ class Manager:
             if fd is None:
                 self._wait_other(vm.id, lock_path, deadline, f"start of {vm.name!r}")
                 continue
+            run: Launch | None = None
             try:
                 with store.immediate():
                     row = store.get_by_id(vm.id)
@@ -135,14 +141,16 @@ class Manager:
                         socket_path=None,
                         started_at=None,
                     )
+                run = launch(self.paths, vm.id, vm.name, argv, fd)
+                os.close(fd)  # the runner holds its own copy from here on
                 remaining = max(1.0, deadline - time.monotonic())
-                r = spawn_runner(self.paths, vm.id, vm.name, argv, fd, remaining)
-                store.claim_reported(vm.id, r)
+                store.claim_reported(vm.id, wait_ready(run, vm.name, remaining))
             except TimeoutError_:
-                self._kill_runner(vm.id)
+                self.abandon_start(vm.id)
                 raise
             finally:
-                os.close(fd)  # the runner holds its own copy from here on
+                if run is None:  # failed before a runner took the lock over
+                    vmlock.release(fd, lock_path)
             return self.get(vm.id)
 
     def _wait_other(self, vm_id: str, lock_path: Path, deadline: float, what: str) -> None:
@@ -156,10 +164,16 @@ class Manager:
             time.sleep(WAIT_STEP)
         raise TimeoutError_(f"{what} did not finish in time (another process is starting it)")
 
-    def _kill_runner(self, vm_id: str) -> None:
-        row = store.get_by_id(vm_id)
-        if row is None:
-            return
+    def abandon_start(self, vm_id: str) -> None:
+        """A start that timed out must not come up later behind the user's back: a runner that
+        has not recorded itself yet finds the row no longer waiting for it (claim refused) and
+        stops its QEMU; one that has is killed."""
+        with store.immediate():
+            row = store.get_by_id(vm_id)
+            if row is None:
+                return
+            if row.runner_pid is None and row.status in ("starting", "stopped", "crashed"):
+                store.update_vm(vm_id, status="crashed", last_error="start timed out")
         pid = row.runner_pid
         if pid is not None and signal_if_same(pid, row.runner_started, signal.SIGKILL):
             wait_gone(pid, 5, row.runner_started)
@@ -172,6 +186,8 @@ class Manager:
 
         Idempotent: stopping a stopped VM is not an error.
         """
+        if not 0 <= timeout <= MAX_STOP_TIMEOUT:  # NaN fails this too
+            raise ConfigError(f"timeout: {timeout} is out of range (0..{MAX_STOP_TIMEOUT:g} s)")
         vm = self._vm(ident)
         if vm.status not in store.LIVE_STATUSES:
             return vm.to_dict()
@@ -188,7 +204,9 @@ class Manager:
                 {"force": force, "timeout": timeout},
                 timeout=timeout + 20,
             )
-        except IPCError:
+        except IPCError as exc:
+            if exc.code not in UNREACHABLE:
+                raise  # it answered, with a refusal: say so rather than kill the VM
             # The runner cannot be reached: ask it to go by signal, then through the store.
             if not signal_if_same(pid, started, signal.SIGTERM):
                 self._mark_stopping(vm.id)

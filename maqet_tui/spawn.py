@@ -125,13 +125,6 @@ def wait_ready(run: Launch, name: str, timeout: float) -> dict[str, Any]:
     return report
 
 
-def spawn_runner(
-    paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int, timeout: float
-) -> dict[str, Any]:
-    """Spawn the runner and wait until it reports; returns its report."""
-    return wait_ready(launch(paths, vm_id, name, argv, lock_fd), name, timeout)
-
-
 def _read_line(fd: int, timeout: float) -> bytes | None:
     """One line from the pipe; b'' on EOF (the writer died), None on timeout."""
     buf = b""

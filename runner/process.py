@@ -36,8 +36,10 @@ def run(
     log.info("runner for %s (%s) starting", spec["name"], spec["vm_id"])
     if qemu is not None:
         log.info("qemu pid %d: %s", qemu.pid, " ".join(qemu.argv))
+    runner: Runner | None = None
     try:
-        rc = asyncio.run(Runner(spec, qemu, ready_fd, lock_fd).main(early_error))
+        runner = Runner(spec, qemu, ready_fd, lock_fd)
+        rc = asyncio.run(runner.main(early_error))
     except Exception as exc:  # a bug: leave a record and no QEMU behind, never a silent death
         log.exception("runner failed")
         if qemu is not None and qemu.popen.poll() is None:
@@ -57,11 +59,14 @@ def run(
                 socket_path=None,
                 started_at=None,
             )
-        with contextlib.suppress(OSError):
-            os.write(
-                ready_fd,
-                json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
-            )
+        # Only while the starter still waits on the pipe: once the runner reported, that fd
+        # number is free and may now be the database's (a write there would wreck it).
+        if runner is None or runner.ready_fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(
+                    ready_fd,
+                    json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
+                )
         rc = 1
     # The lock is the VM's "a runner exists" flag: drop it only at the very end, then leave at
     # once (no interpreter shutdown), so an old runner and its successor never overlap.

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import ipc_client
-from maqet_tui.errors import StartError
+from maqet_tui import ipc_client, vmlock
+from maqet_tui.errors import ConfigError, StartError, TimeoutError_
 from maqet_tui.manager import Manager
 from maqet_tui.procs import is_alive
-from tests.helpers import Env, wait_for
+from tests.helpers import Env, run_cli, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]
 
@@ -146,3 +146,34 @@ def test_set_config_only_when_stopped(manager: Manager, tiny_vm: TinyVM) -> None
     with pytest.raises(Exception, match="stop it before editing"):
         manager.set_config("vm1", {"memory": 128})
     assert manager.get("vm1")["config"]["memory"] == 96
+
+
+def test_a_timed_out_start_does_not_come_up_later(
+    manager: Manager, tiny_vm: TinyVM, tmp_path: Path
+) -> None:
+    slow = tmp_path / "slow-qemu"
+    slow.write_text('#!/bin/sh\nsleep 2\nexec qemu-system-x86_64 "$@"\n')
+    slow.chmod(0o755)
+    tiny_vm("vm1", binary=str(slow))
+    with pytest.raises(TimeoutError_):
+        manager.start("vm1", timeout=1)
+    # The runner finds the row no longer waiting for it and stops its QEMU: it stays down.
+    wait_for(
+        lambda: not vmlock.is_held(manager.paths.lock(manager.get("vm1")["id"])),
+        timeout=20,
+        what="the abandoned runner to go",
+    )
+    vm = manager.get("vm1")
+    assert vm["status"] == "crashed" and vm["last_error"] == "start timed out"
+
+
+def test_stop_timeout_out_of_range_is_refused_not_a_kill(
+    manager: Manager, tiny_vm: TinyVM, env: Env
+) -> None:
+    tiny_vm("vm1")
+    manager.start("vm1")
+    with pytest.raises(ConfigError, match="timeout"):
+        manager.stop("vm1", timeout=5000)
+    assert run_cli(env, "stop", "vm1", "--timeout", "5000").returncode == 2
+    assert run_cli(env, "stop", "vm1", "--timeout", "nan").returncode == 2
+    assert manager.get("vm1")["status"] == "running"
