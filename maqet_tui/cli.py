@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MaqetError
+from .vmstate import RUNNING, fmt_uptime
 
 
 def _seconds(text: str) -> float:
@@ -124,14 +125,6 @@ def _manager(args: argparse.Namespace) -> Any:
     return Manager(getattr(args, "home", None))
 
 
-def _uptime(vm: dict[str, Any]) -> str:
-    if not vm.get("started_at") or vm["status"] not in ("running", "paused"):
-        return "-"
-    secs = int(time.time() - vm["started_at"])
-    h, rem = divmod(secs, 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
-
-
 def cmd_add(args: argparse.Namespace) -> int:
     keys = (
         "memory",
@@ -182,7 +175,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 str(c["cpus"]),
                 f"{c['memory']}M",
                 str(vm["qemu_pid"] or "-"),
-                _uptime(vm),
+                fmt_uptime(vm),
                 vm["last_error"] or "",
             )
         )
@@ -199,7 +192,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     for k in ("name", "id", "status", "last_error", "qemu_pid", "runner_pid", "socket_path"):
         print(f"{k + ':':13} {vm[k] if vm[k] is not None else '-'}")
-    print(f"{'uptime:':13} {_uptime(vm)}")
+    print(f"{'uptime:':13} {fmt_uptime(vm)}")
     print("config:")
     for k, v in vm["config"].items():
         print(f"  {k + ':':11} {v}")
@@ -285,7 +278,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from .errors import StateError
 
     vm = _manager(args).get(args.name)
-    if vm["status"] not in ("running", "paused") or not vm["socket_path"]:
+    if vm["status"] not in RUNNING or not vm["socket_path"]:
         raise StateError(f"VM {vm['name']!r} is not running (status: {vm['status']})")
     return attach(vm["socket_path"], vm["name"])
 

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from . import ipc_protocol as proto
 from .errors import IPCError
+from .vmstate import RUNNING
 
 ESCAPE = b"\x1d"  # Ctrl-]
 
@@ -54,7 +55,7 @@ class _Session:
             self.out.flush()
         elif msg.get("event") == "status":
             status = msg["data"]["status"]
-            if status not in ("running", "paused"):
+            if status not in RUNNING:
                 self.ended = f"the VM is {status}"
         elif "error" in msg:
             self.ended = msg["error"].get("message", "error")

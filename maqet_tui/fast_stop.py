@@ -16,13 +16,14 @@ from .errors import IPCError
 from .paths import Paths
 from .procs import wait_gone
 from .store_lite import read_row
+from .vmstate import RUNNING
 
 
 def stop(home: str | None, ident: str, force: bool, timeout: float) -> dict[str, Any] | None:
     """The VM's final state after a stop through its runner, or None for the full path."""
     paths = Paths.resolve(home)
     vm = read_row(paths.db, ident, ("id", "status", "socket_path", "runner_pid", "runner_started"))
-    if vm is None or vm["status"] not in ("running", "paused") or not vm["socket_path"]:
+    if vm is None or vm["status"] not in RUNNING or not vm["socket_path"]:
         return None
     if not vmlock.is_held(paths.lock(vm["id"])):
         return None  # the runner is gone: reconciling is the Manager's job

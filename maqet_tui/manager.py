@@ -22,12 +22,12 @@ from .paths import Paths
 from .procs import is_alive, signal_if_same, wait_gone
 from .reconcile import reconcile_all, reconcile_vm
 from .spawn import Launch, launch, wait_ready
+from .vmstate import RUNNING
 
 DEFAULT_START_TIMEOUT = 30.0
 DEFAULT_STOP_TIMEOUT = 30.0
 MAX_STOP_TIMEOUT = 3600.0
 UNREACHABLE = ("not-running", "closed", "timeout", "ipc-error")
-RUNNING = ("running", "paused")
 WAIT_STEP = 0.02
 
 

@@ -11,7 +11,6 @@ import contextlib
 import os
 import socket
 import time
-from pathlib import Path
 
 from . import store, vmlock
 from .config import identity_tag
@@ -50,17 +49,6 @@ def _await_dying_runner(paths: Paths, row: store.VM) -> None:
         time.sleep(0.005)
 
 
-def _try_lock_patiently(path: Path) -> int | None:
-    """try_lock, but not fooled by another process's is_held() probe, which holds a shared
-    lock for a few microseconds: only a lock still held after a few tries belongs to a runner."""
-    for _ in range(3):
-        fd = vmlock.try_lock(path)
-        if fd is not None:
-            return fd
-        time.sleep(0.002)
-    return None
-
-
 def reconcile_vm(paths: Paths, vm: store.VM) -> store.VM:
     """If `vm` claims a live status but no runner holds its lock, record what happened to it."""
     if vm.status not in store.LIVE_STATUSES:
@@ -73,7 +61,7 @@ def reconcile_vm(paths: Paths, vm: store.VM) -> store.VM:
         row = store.get_by_id(vm.id)
         if row is None or row.status not in store.LIVE_STATUSES:
             return row or vm
-        fd = _try_lock_patiently(lock_path)
+        fd = vmlock.try_lock(lock_path, patience=3)
         if fd is None:
             return row  # a runner, or a starter about to spawn one, holds it
         try:

@@ -14,6 +14,7 @@ from typing import Any
 from .disks import image_info, snapshot_offline
 from .errors import ConfigError, MaqetError, StateError
 from .manager import Manager
+from .vmstate import RUNNING
 
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ONLINE = {"create": "savevm", "revert": "loadvm", "delete": "delvm"}
@@ -66,7 +67,7 @@ def snapshot(manager: Manager, ident: str, action: str, tag: str) -> dict[str, A
         raise StateError(f"snapshot {tag!r} already exists on {vm['name']!r}")
     if action != "create" and tag not in existing:
         raise StateError(f"no snapshot {tag!r} on {vm['name']!r}")
-    live = vm["status"] in ("running", "paused")
+    live = vm["status"] in RUNNING
     if live and action == "revert" and not snaps[tag]["vm_state_size"]:
         # loadvm of a disk-only snapshot fails inside QEMU and leaves the VM paused.
         raise StateError(

@@ -10,15 +10,29 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 
 
-def try_lock(path: Path) -> int | None:
+def try_lock(path: Path, patience: int = 1) -> int | None:
     """Take the lock without blocking; the open fd on success, None if someone holds it.
 
     The runner unlinks the file when it exits, so after locking we check that the file we hold is
-    still the one at `path` (otherwise we locked an orphaned inode and must retry).
+    still the one at `path` (otherwise we locked an orphaned inode and must retry). With
+    `patience` > 1, a refusal is retried a few ms later: another process's `is_held` probe holds a
+    shared lock for microseconds, and a caller that concludes "a runner lives" must not be fooled
+    by it.
     """
+    for attempt in range(patience):
+        if attempt:
+            time.sleep(0.002)
+        fd = _try_once(path)
+        if fd is not None:
+            return fd
+    return None
+
+
+def _try_once(path: Path) -> int | None:
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:

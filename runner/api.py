@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from maqet_tui import ipc_protocol as proto
+from maqet_tui.vmstate import RUNNING as LIVE
 
 from .ipc_server import Connection, RequestError
 from .qmp_link import ExecInterruptedError, ExecuteError, QMPError
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 QMP_TIMEOUT = 60.0
 REPLAY_CHARS = 8192
 COMMAND_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LIVE = ("running", "paused")
 
 
 class RunnerAPI:

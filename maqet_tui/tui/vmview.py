@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import procs
 from ..config import VMConfig, build_argv
+from ..vmstate import fmt_uptime as fmt_uptime  # re-exported for the widgets
 
 VM = dict[str, Any]
 
@@ -72,15 +73,6 @@ def fmt_bytes(n: int | None) -> str:
 
 def fmt_cpu(pct: float | None) -> str:
     return "-" if pct is None else f"{pct:.0f}%"
-
-
-def fmt_uptime(vm: VM, now: float | None = None) -> str:
-    started = vm.get("started_at")
-    if not started or vm.get("status") not in ("running", "paused"):
-        return "-"
-    secs = max(0, int((now if now is not None else time.time()) - started))
-    h, rem = divmod(secs, 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
 
 
 def fmt_time(ts: float) -> str:
