@@ -10,13 +10,13 @@ import contextlib
 import json
 import os
 import select
-import socket
 import sys
 import termios
 import tty
 from typing import Any, BinaryIO
 
 from . import ipc_protocol as proto
+from . import unixsock
 from .errors import IPCError
 from .vmstate import RUNNING
 
@@ -25,9 +25,9 @@ ESCAPE = b"\x1d"  # Ctrl-]
 
 class _Session:
     def __init__(self, path: str, out: BinaryIO) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.sock.connect(path)
+            self.sock = unixsock.connected(path, 5.0)
+            self.sock.settimeout(None)
         except OSError as exc:
             raise IPCError(f"cannot reach the runner at {path}: {exc.strerror or exc}") from None
         self.out = out

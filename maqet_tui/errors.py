@@ -20,7 +20,13 @@ class StateError(MaqetError):
 
 
 class StartError(MaqetError):
-    """QEMU or its runner failed to come up; the message carries QEMU's own words when it has them."""
+    """QEMU or its runner failed to come up; the message carries QEMU's own words when it has them.
+
+    `detail` is the runner's own account (what the VM's `last_error` records)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class IPCError(MaqetError):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ipc_protocol as proto
+from . import unixsock
 from .errors import IPCError
 
 CONNECT_TIMEOUT = 2.0
@@ -50,8 +51,12 @@ class AsyncIPCClient:
     async def connect(cls, path: str | Path, timeout: float = CONNECT_TIMEOUT) -> AsyncIPCClient:
         spath = str(path)
         try:
+            # A Unix connect is quick (it waits only on a full backlog, bounded by `timeout`), so
+            # it is made here, with the long-path handling of unixsock, and handed to asyncio.
+            sock = unixsock.connected(spath, timeout)
+            sock.setblocking(False)
             reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(spath, limit=proto.MAX_LINE + 1), timeout
+                asyncio.open_unix_connection(sock=sock, limit=proto.MAX_LINE + 1), timeout
             )
         except FileNotFoundError:
             raise IPCError(f"runner socket {spath} not found", proto.NOT_RUNNING) from None

@@ -7,13 +7,13 @@ than the exchange itself. The TUI has its own asyncio client (`ipc_async`).
 from __future__ import annotations
 
 import json
-import socket
 import time
 from itertools import count
 from pathlib import Path
 from typing import Any
 
 from . import ipc_protocol as proto
+from . import unixsock
 from .errors import IPCError
 
 
@@ -24,20 +24,17 @@ class IPCClient:
         self.path = str(path)
         self.timeout = timeout
         self._ids = count(1)
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(timeout)
         try:
-            self._sock.connect(self.path)
+            self._sock = unixsock.connected(self.path, timeout)
         except FileNotFoundError:
-            self._sock.close()
             raise IPCError(f"runner socket {self.path} not found", proto.NOT_RUNNING) from None
         except ConnectionRefusedError:
-            self._sock.close()
             raise IPCError(
                 f"runner socket {self.path} is stale (nobody listens)", proto.NOT_RUNNING
             ) from None
+        except TimeoutError:
+            raise IPCError(f"runner at {self.path} did not accept in time", "timeout") from None
         except OSError as exc:
-            self._sock.close()
             raise IPCError(f"cannot connect to {self.path}: {exc.strerror or exc}") from None
         self._buf = b""
 

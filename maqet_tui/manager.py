@@ -10,25 +10,21 @@ import builtins
 import json
 import os
 import shutil
-import signal
-import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from . import ipc_client, store, vmlock
-from .config import VMConfig, build_argv, validate_name
-from .errors import ConfigError, IPCError, StateError, TimeoutError_
+from . import lifecycle, rows, store
+from .config import VMConfig, validate_name
+from .errors import IPCError, StateError
 from .paths import Paths
-from .procs import is_alive, signal_if_same, wait_gone
-from .reconcile import reconcile_all, reconcile_vm
-from .spawn import Launch, launch, wait_ready
+from .procs import is_alive
+from .reconcile import Reconciler
 from .vmstate import RUNNING
 
-DEFAULT_START_TIMEOUT = 30.0
-DEFAULT_STOP_TIMEOUT = 30.0
-MAX_STOP_TIMEOUT = 3600.0
-UNREACHABLE = ("not-running", "closed", "timeout", "ipc-error")
-WAIT_STEP = 0.02
+DEFAULT_START_TIMEOUT = lifecycle.DEFAULT_TIMEOUT
+DEFAULT_STOP_TIMEOUT = lifecycle.DEFAULT_TIMEOUT
+MAX_STOP_TIMEOUT = lifecycle.MAX_TIMEOUT
 
 
 class Manager:
@@ -43,11 +39,24 @@ class Manager:
 
     # -- reading -----------------------------------------------------------------------------
     def reconcile(self) -> builtins.list[str]:
-        return reconcile_all(self.paths)
+        """Correct rows whose runner is proven gone; never waits for the store's write lock."""
+        with closing(lifecycle.open_rows(self.paths)) as con:
+            return Reconciler(con).all()
 
     def list(self) -> builtins.list[dict[str, Any]]:
+        """Every VM as it really is: a row whose runner is proven gone is shown corrected even
+        when another process holds the store's write lock (the correction is written later)."""
         store.open_db(self.paths.db)
-        return [vm.to_dict() for vm in store.all_vms()]
+        vms = [vm.to_dict() for vm in store.all_vms()]
+        if any(vm["status"] in store.LIVE_STATUSES for vm in vms):
+            with closing(lifecycle.open_rows(self.paths)) as con:
+                rec = Reconciler(con)
+                for vm in vms:
+                    row = rows.get(con, vm["id"]) if vm["status"] in store.LIVE_STATUSES else None
+                    if row is not None:
+                        fixed = rec.row(row)
+                        vm.update({k: fixed[k] for k in vm if k in fixed and k != "config"})
+        return vms
 
     def get(self, ident: str) -> dict[str, Any]:
         return self._vm(ident).to_dict()
@@ -58,7 +67,12 @@ class Manager:
     def _vm(self, ident: str, reconcile: bool = True) -> store.VM:
         store.open_db(self.paths.db)
         vm = store.find(ident)
-        return reconcile_vm(self.paths, vm) if reconcile else vm
+        if reconcile and vm.status in store.LIVE_STATUSES:
+            with closing(lifecycle.open_rows(self.paths)) as con:
+                row = rows.get(con, vm.id)
+                if row is not None and Reconciler(con).row(row) != row:
+                    vm = store.find(vm.id)
+        return vm
 
     # -- definitions -------------------------------------------------------------------------
     def add(self, name: str, config: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
@@ -90,9 +104,6 @@ class Manager:
                 raise StateError(f"VM {vm.name!r} is {vm.status}; stop it first or use --force")
             self.stop(vm.id, force=True)
         store.delete_vm(vm.id)
-        lock_fd = vmlock.try_lock(self.paths.lock(vm.id))
-        if lock_fd is not None:  # tidy the runtime dir; never a lock a runner holds
-            vmlock.release(lock_fd, self.paths.lock(vm.id))
         for p in (self.paths.runner_log(vm.id), self.paths.serial_log(vm.id)):
             for f in (p, p.with_name(p.name + ".1")):
                 f.unlink(missing_ok=True)
@@ -104,130 +115,39 @@ class Manager:
             kept.append(str(data_dir))
         return {**vm.to_dict(), "kept": kept}
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    # -- lifecycle (lifecycle.py: the one path for every front end) -----------------------------
     def start(self, ident: str, timeout: float = DEFAULT_START_TIMEOUT) -> dict[str, Any]:
-        """Start the VM and return once QMP answers; a running VM is left alone (idempotent).
-
-        Two racing starts are settled by the VM lock: one spawns the runner, the other waits for
-        it and returns the same answer.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            vm = self._vm(ident)
-            if vm.status in RUNNING:
-                return vm.to_dict()
-            lock_path = self.paths.lock(vm.id)
-            fd = vmlock.try_lock(lock_path)
-            if fd is None:
-                self._wait_other(vm.id, lock_path, deadline, f"start of {vm.name!r}")
-                continue
-            run: Launch | None = None
-            try:
-                with store.immediate():
-                    row = store.get_by_id(vm.id)
-                    if row is None:
-                        raise StateError(f"VM {vm.name!r} was removed")
-                    # Checked before the row says "starting": a bad stored definition is an error
-                    # here, not a runner that dies. Missing files are left for QEMU to report.
-                    cfg = VMConfig.from_dict(json.loads(row.config), check_files=False)
-                    argv = build_argv(vm.id, vm.name, cfg)
-                    store.update_vm(
-                        vm.id,
-                        status="starting",
-                        last_error=None,
-                        qemu_pid=None,
-                        runner_pid=None,
-                        runner_started=None,
-                        socket_path=None,
-                        started_at=None,
-                    )
-                run = launch(self.paths, vm.id, vm.name, argv, fd)
-                os.close(fd)  # the runner holds its own copy from here on
-                remaining = max(1.0, deadline - time.monotonic())
-                store.claim_reported(vm.id, wait_ready(run, vm.name, remaining))
-            except TimeoutError_:
-                self.abandon_start(vm.id)
-                raise
-            finally:
-                if run is None:  # failed before a runner took the lock over
-                    vmlock.release(fd, lock_path)
-            return self.get(vm.id)
-
-    def _wait_other(self, vm_id: str, lock_path: Path, deadline: float, what: str) -> None:
-        """Another process holds the VM lock: wait until it is running or the lock is free."""
-        while time.monotonic() < deadline:
-            row = store.get_by_id(vm_id)
-            if row is None:
-                raise StateError(f"{what}: the VM was removed")
-            if row.status in RUNNING or not vmlock.is_held(lock_path):
-                return
-            time.sleep(WAIT_STEP)
-        raise TimeoutError_(f"{what} did not finish in time (another process is starting it)")
-
-    def abandon_start(self, vm_id: str) -> None:
-        """A start that timed out must not come up later behind the user's back: a runner that
-        has not recorded itself yet finds the row no longer waiting for it (claim refused) and
-        stops its QEMU; one that has is killed."""
-        with store.immediate():
-            row = store.get_by_id(vm_id)
-            if row is None:
-                return
-            if row.runner_pid is None and row.status in ("starting", "stopped", "crashed"):
-                store.update_vm(vm_id, status="crashed", last_error="start timed out")
-        pid = row.runner_pid
-        if pid is not None and signal_if_same(pid, row.runner_started, signal.SIGKILL):
-            wait_gone(pid, 5, row.runner_started)
-        reconcile_vm(self.paths, row)
+        """Start the VM and return once QMP answers; a running VM is left alone (idempotent)."""
+        row, _already = lifecycle.start(self.paths, ident, timeout)
+        return self.get(row["id"])
 
     def stop(
-        self, ident: str, force: bool = False, timeout: float = DEFAULT_STOP_TIMEOUT
+        self,
+        ident: str,
+        force: bool = False,
+        timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> dict[str, Any]:
-        """Graceful power-down, then quit, then kill; returns once the runner is gone.
+        """Graceful power-down, then quit, then kill; returns once QEMU is gone.
 
         Idempotent: stopping a stopped VM is not an error.
         """
-        if not 0 <= timeout <= MAX_STOP_TIMEOUT:  # NaN fails this too
-            raise ConfigError(f"timeout: {timeout} is out of range (0..{MAX_STOP_TIMEOUT:g} s)")
-        vm = self._vm(ident)
-        if vm.status not in store.LIVE_STATUSES:
-            return vm.to_dict()
-        if vm.status == "starting":
-            self._wait_other(vm.id, self.paths.lock(vm.id), time.monotonic() + 60, "start")
-            vm = self._vm(vm.id)
-            if vm.status not in store.LIVE_STATUSES:
-                return vm.to_dict()
-        pid, started = vm.runner_pid, vm.runner_started
-        try:
-            ipc_client.call(
-                vm.socket_path or self.paths.socket(vm.id),
-                "stop",
-                {"force": force, "timeout": timeout},
-                timeout=timeout + 20,
-            )
-        except IPCError as exc:
-            if exc.code not in UNREACHABLE:
-                raise  # it answered, with a refusal: say so rather than kill the VM
-            # The runner cannot be reached: ask it to go by signal, then through the store.
-            if not signal_if_same(pid, started, signal.SIGTERM):
-                self._mark_stopping(vm.id)
-        if pid is not None and not wait_gone(pid, 15, started):
-            signal_if_same(pid, started, signal.SIGKILL)
-            wait_gone(pid, 5, started)
-        return self._vm(vm.id).to_dict()
-
-    def _mark_stopping(self, vm_id: str) -> None:
-        with store.immediate():
-            row = store.get_by_id(vm_id)
-            if row is not None and row.status in store.LIVE_STATUSES:
-                store.update_vm(vm_id, status="stopping")
+        row, _already = lifecycle.stop(self.paths, ident, force, timeout)
+        if row["status"] in store.LIVE_STATUSES:
+            return {**self.get(row["id"]), "status": row["status"]}
+        return self.get(row["id"])
 
     def pause(self, ident: str) -> dict[str, Any]:
-        self._call_live(ident, "pause")
-        return self.get(ident)
+        """The status the pause produced, as the runner reports it (the store may lag)."""
+        return self._with_status(ident, self._call_live(ident, "pause"))
 
     def resume(self, ident: str) -> dict[str, Any]:
-        self._call_live(ident, "resume")
-        return self.get(ident)
+        return self._with_status(ident, self._call_live(ident, "resume"))
+
+    def _with_status(self, ident: str, answer: Any) -> dict[str, Any]:
+        vm = self.get(ident)
+        if isinstance(answer, dict) and answer.get("status"):
+            vm["status"] = answer["status"]
+        return vm
 
     def reset(self, ident: str) -> dict[str, Any]:
         self._call_live(ident, "qmp", {"command": "system_reset"})
@@ -254,9 +174,7 @@ class Manager:
         if vm.status not in RUNNING:
             raise StateError(f"VM {vm.name!r} is not running (status: {vm.status})")
         try:
-            return ipc_client.call(
-                vm.socket_path or self.paths.socket(vm.id), method, params or {}, timeout=timeout
-            )
+            return lifecycle.call(self.paths, vm.id, method, params or {}, timeout)
         except IPCError as exc:
             if exc.code in ("not-running", "closed"):  # it stopped under us: say so plainly
                 after = self._vm(vm.id)

@@ -1,32 +1,34 @@
 """Bringing the store back in line with reality: rows that claim a runner which no longer exists.
 
-The VM lock is the ground truth: a runner holds it for its whole life, and the kernel releases it
-when the runner dies, however it dies. PIDs in the row are only used to find processes to clean
-up, and only after checking they are who the row says (start time for the runner, argv for QEMU).
+Dead only on proof (liveness.py). A row whose runner is proven gone is corrected; its leftovers
+(a QEMU that a wrapper binary kept alive, a socket nobody listens on) are cleaned only after
+checking they are that VM's. Reconciling never makes a read wait: its writes take the store's
+write lock only if it is free at once, and the corrected view is returned either way (the next
+command writes it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import time
+import sqlite3
+from typing import Any
 
-from . import store, vmlock
+from . import rows
 from .config import identity_tag
-from .paths import Paths
-from .procs import is_alive, signal_if_cmdline
+from .errors import StoreError
+from .liveness import LIVE, runner_alive
+from .procs import signal_if_cmdline, wait_gone
+from .unixsock import connected
+
+WRITE_WAIT_MS = 50  # how long a read command waits for the write lock to record a death
 
 
 def socket_is_live(path: str) -> bool:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(0.5)
     try:
-        s.connect(path)
+        connected(path, 0.5).close()
     except OSError:
         return False
-    finally:
-        s.close()
     return True
 
 
@@ -39,70 +41,56 @@ def remove_stale_socket(path: str | None) -> bool:
     return True
 
 
-def _await_dying_runner(paths: Paths, row: store.VM) -> None:
-    """A killed multi-threaded runner releases its lock a few ms after its main thread is gone
-    (the kernel closes shared files with the last thread); wait that out before judging."""
-    if row.runner_pid is None or is_alive(row.runner_pid, row.runner_started):
-        return
-    deadline = time.monotonic() + 2.0
-    while vmlock.is_held(paths.lock(row.id)) and time.monotonic() < deadline:
-        time.sleep(0.005)
+def verdict(row: dict[str, Any]) -> tuple[str, str | None]:
+    """The status a row whose runner is proven gone ends in, and why."""
+    if row["status"] == "stopping":
+        return "stopped", None
+    if row["status"] == "starting":
+        if row["runner_pid"] is None:
+            return "crashed", "the start was abandoned: its starter and runner are gone"
+        return "crashed", "the runner died while starting"
+    who = f" (pid {row['runner_pid']})" if row["runner_pid"] else ""
+    return "crashed", f"the runner{who} died without recording why"
 
 
-def reconcile_vm(paths: Paths, vm: store.VM) -> store.VM:
-    """If `vm` claims a live status but no runner holds its lock, record what happened to it."""
-    if vm.status not in store.LIVE_STATUSES:
-        return vm
-    _await_dying_runner(paths, vm)
-    lock_path = paths.lock(vm.id)
-    with store.immediate():
-        # Inside the write lock a live runner cannot commit its own final status, so "row says
-        # live, lock is free" really means the runner died without recording it.
-        row = store.get_by_id(vm.id)
-        if row is None or row.status not in store.LIVE_STATUSES:
-            return row or vm
-        fd = vmlock.try_lock(lock_path, patience=3)
-        if fd is None:
-            return row  # a runner, or a starter about to spawn one, holds it
-        try:
-            _record_death(paths, row)
-        finally:
-            vmlock.release(fd, lock_path)  # unlinked while held: no stale lock file stays
-    return store.get_by_id(vm.id) or vm
+def bury(row: dict[str, Any]) -> None:
+    """Clean what a dead runner may have left: its QEMU (proven by the identity tag in its argv)
+    and its socket file (only if nobody listens on it)."""
+    qemu = row["qemu_pid"]
+    if qemu is not None and signal_if_cmdline(qemu, identity_tag(row["id"])):
+        wait_gone(qemu, 5)  # its disks' locks go with it, before anyone starts the VM again
+    remove_stale_socket(row["socket_path"])
 
 
-def _record_death(paths: Paths, row: store.VM) -> None:
-    signal_if_cmdline(row.qemu_pid, identity_tag(row.id))
-    for path in {row.socket_path, str(paths.socket(row.id))}:
-        remove_stale_socket(path)
-    if row.status == "stopping":
-        status, error = "stopped", None
-    elif row.status == "starting":
-        status, error = "crashed", "the runner died while starting"
-    else:
-        who = f" (pid {row.runner_pid})" if row.runner_pid else ""
-        status, error = "crashed", f"the runner{who} died without recording why"
-    store.update_vm(
-        row.id,
-        status=status,
-        last_error=error,
-        qemu_pid=None,
-        runner_pid=None,
-        runner_started=None,
-        socket_path=None,
-        started_at=None,
-    )
+class Reconciler:
+    """One pass over rows; stops trying to write after the first busy store (reads never wait
+    behind another process's write transaction)."""
 
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+        self.can_write = True
 
-def reconcile_all(paths: Paths) -> list[str]:
-    """Reconcile every row that claims to be live; returns the names that were corrected."""
-    fixed = []
-    # Materialise first: a cursor still open during the IMMEDIATE transactions below would hold
-    # a read snapshot that SQLite cannot upgrade once another process has written (BUSY at once,
-    # whatever the busy_timeout).
-    live = list(store.VM.select().where(store.VM.status.in_(list(store.LIVE_STATUSES))))
-    for vm in live:
-        after = reconcile_vm(paths, vm)
-        if after.status != vm.status:
-            fixed.append(vm.name)
-    return fixed
+    def row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """`row` as it really is: unchanged while its runner lives, else corrected."""
+        if row["status"] not in LIVE or runner_alive(row):
+            return row
+        bury(row)
+        status, error = verdict(row)
+        if self.can_write:
+            try:
+                self.con.execute(f"PRAGMA busy_timeout = {WRITE_WAIT_MS}")
+                with rows.tx(self.con):
+                    rows.record_end(self.con, row, status, error)
+            except StoreError:
+                self.can_write = False
+            finally:
+                self.con.execute(f"PRAGMA busy_timeout = {rows.BUSY_MS}")
+        return {**row, **rows.CLEARED, "status": status, "last_error": error}
+
+    def all(self) -> list[str]:
+        """Reconcile every live row; the names that were corrected."""
+        fixed = []
+        for row in rows.live_rows(self.con):
+            if self.row(row)["status"] != row["status"]:
+                fixed.append(row["name"])
+        return fixed

@@ -1,4 +1,5 @@
-"""Starting a runner: hand it the VM lock and the launch spec, then wait on its readiness pipe.
+"""Starting a runner: hand it the launch spec (with the start's token), then wait on its readiness
+pipe.
 
 The starter never polls for readiness: the runner writes one JSON line on an inherited pipe when
 QMP answers and its socket is serving (or why it failed), and EOF on that pipe means it died.
@@ -43,20 +44,29 @@ class Launch:
     spawned_at: float
 
 
-def launch(paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int) -> Launch:
-    """Spawn the runner for a VM whose lock we hold; returns at once.
+def launch(paths: Paths, vm: dict[str, Any], argv: list[str], token: str) -> Launch:
+    """Spawn the runner for a VM whose start `token` owns; returns at once.
 
-    `argv` is QEMU's command line from `config.build_argv`, with the fd placeholders unfilled.
+    `vm` is the row the start was claimed on; `argv` is QEMU's command line from
+    `config.build_argv`, with the fd placeholders unfilled.
     """
+    vm_id, name = vm["id"], vm["name"]
     spawned_at = time.time()
+    st = os.stat(paths.db)
     spec = {
         "vm_id": vm_id,
         "name": name,
+        "config": vm["config"],
+        "created_at": vm["created_at"],
         "argv": argv,
+        "start_token": token,
         "spawned_at": spawned_at,
         "db_path": str(paths.db),
+        # The database file this start was claimed in: one deleted or replaced before the
+        # runner first looks is recognised as such (it registers there instead of giving up).
+        "db_identity": (st.st_dev, st.st_ino),
         "socket_path": str(paths.socket(vm_id)),
-        "lock_path": str(paths.lock(vm_id)),
+        "fallback_socket": str(paths.fallback_socket(vm_id)),
         "serial_log": str(paths.serial_log(vm_id)),
     }
     env = dict(os.environ)
@@ -71,8 +81,6 @@ def launch(paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int) -
         vm_id,
         "--ready-fd",
         str(w),
-        "--lock-fd",
-        str(lock_fd),
     ]
     try:
         with open(log_path, "ab") as log:
@@ -81,7 +89,7 @@ def launch(paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int) -
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
-                pass_fds=(w, lock_fd),
+                pass_fds=(w,),
                 start_new_session=True,
                 cwd="/",
                 env=env,
@@ -121,7 +129,8 @@ def wait_ready(run: Launch, name: str, timeout: float) -> dict[str, Any]:
         )
     report: dict[str, Any] = json.loads(line)
     if not report.get("ok"):
-        raise StartError(f"cannot start {name!r}: {report.get('error', 'unknown error')}")
+        detail = str(report.get("error", "unknown error"))
+        raise StartError(f"cannot start {name!r}: {detail}", detail)
     return report
 
 

@@ -19,10 +19,11 @@ from typing import Any
 
 import peewee as pw
 
+from . import rows
 from .errors import NotFoundError, StoreError
 
-SCHEMA_VERSION = 2
-EVENTS_KEPT_PER_VM = 300
+SCHEMA_VERSION = rows.SCHEMA_VERSION
+EVENTS_KEPT_PER_VM = rows.EVENTS_KEPT_PER_VM
 STATUSES = ("stopped", "starting", "running", "paused", "stopping", "crashed")
 LIVE_STATUSES = frozenset({"starting", "running", "paused", "stopping"})
 PRAGMAS = {
@@ -53,6 +54,9 @@ class VM(_Base):
     started_at = pw.FloatField(null=True)
     created_at = pw.FloatField()
     updated_at = pw.FloatField()
+    start_token = pw.CharField(null=True, max_length=32)
+    owner_pid = pw.IntegerField(null=True)
+    owner_started = pw.BigIntegerField(null=True)
 
     class Meta:
         table_name = "vm"
@@ -96,15 +100,26 @@ def _migrate_v2() -> None:
     db.create_tables([Event])
 
 
-MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2}
+def _migrate_v3() -> None:
+    # v3: starts are owned by a token compared in the store, and a start in progress names its
+    # starter (so a start whose starter died is recognised without waiting for a runner).
+    have = {r[1] for r in db.execute_sql("PRAGMA table_info(vm)").fetchall()}
+    for column in ("start_token TEXT", "owner_pid INTEGER", "owner_started INTEGER"):
+        if column.split()[0] not in have:  # a fresh database got them from the model (v1)
+            db.execute_sql(f"ALTER TABLE vm ADD COLUMN {column}")
 
 
-def open_db(path: Path) -> None:
+MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3}
+
+
+def open_db(path: Path, reopen: bool = False) -> None:
     """Open (creating or migrating) the database; safe to call again, from any thread.
 
     peewee keeps one connection per thread; the schema check runs once per process and path.
+    `reopen` closes and opens again: the file at `path` was replaced or deleted (a runner then
+    writes its row into the new one).
     """
-    if db.database == str(path):
+    if db.database == str(path) and not reopen:
         db.connect(reuse_if_open=True)
         return
     if not db.is_closed():
@@ -145,9 +160,16 @@ def close_db() -> None:
         db.close()
 
 
-def immediate() -> Any:
-    """A write transaction that takes the lock up front (see the module docstring)."""
-    return db.atomic("IMMEDIATE")
+@contextmanager
+def immediate() -> Iterator[None]:
+    """A write transaction that takes the lock up front (see the module docstring). SQLite's
+    failures come out as a StoreError that says what happened ("no space left on device"), not
+    as the rollback error that a failed commit leaves behind."""
+    try:
+        with db.atomic("IMMEDIATE"):
+            yield
+    except (pw.OperationalError, sqlite3.OperationalError) as exc:
+        raise StoreError(rows.explain(exc, db.database)) from None
 
 
 def data_version() -> int:
@@ -163,8 +185,11 @@ def new_id() -> str:
 
 
 def find(ident: str) -> VM:
-    """By exact name first, then by id (ids are short hex and never valid as another VM's name)."""
-    vm = VM.get_or_none(VM.name == ident) or VM.get_or_none(VM.id == ident)
+    """An id-shaped ident by id (a name never shadows an id), anything else by name."""
+    vm = None
+    if rows.ID_RE.match(ident):
+        vm = VM.get_or_none(VM.id == ident)
+    vm = vm or VM.get_or_none(VM.name == ident)
     if vm is None:
         raise NotFoundError(f"no VM named {ident!r}")
     return vm
@@ -202,145 +227,24 @@ def update_vm(vm_id: str, *, expect_runner: int | None = None, **fields: Any) ->
     The guard keeps a runner that lost its VM (row re-owned by a newer runner) from overwriting it.
     Returns whether a row was changed. A status change is also appended to the event history.
     """
-    fields["updated_at"] = time.time()
-    q = VM.update(**fields).where(VM.id == vm_id)
-    if expect_runner is not None:
-        q = q.where(VM.runner_pid == expect_runner)
-    changed = bool(q.execute())
-    if changed and "status" in fields:
-        add_event(
-            vm_id,
-            "status",
-            fields["status"],
-            {"status": fields["status"], "last_error": fields.get("last_error")},
-        )
-    return changed
+    guard = {} if expect_runner is None else {"runner_pid": expect_runner}
+    return rows.update(db.connection(), vm_id, fields, **guard)
 
 
-def _waiting_for(row: VM, spawned_at: float | None) -> bool:
-    """Is this row waiting for the runner spawned at `spawned_at`? Yes when it says `starting`
-    with no runner yet; also when the starter spawned the runner before writing `starting` (the
-    CLI does, to overlap its own imports with the runner's boot): the row then still shows how
-    it was before the spawn, untouched since."""
-    if row.runner_pid is not None:
-        return False
-    if row.status == "starting":
-        return True
-    return (
-        spawned_at is not None
-        and row.status in ("stopped", "crashed")
-        and row.updated_at <= spawned_at
-    )
-
-
-def claim_start(
-    vm_id: str,
-    runner_pid: int,
-    runner_started: int | None,
-    qemu_pid: int | None,
-    spawned_at: float | None = None,
-) -> bool:
-    """A new runner records itself (to report a failed start), only if the VM still waits for
-    it: not deleted, not stopped meanwhile, not already claimed."""
+def claim_running(vm_id: str, token: str, report: dict[str, Any]) -> bool:
+    """Record a runner that reported ready, if its start (`token`) still owns the row."""
     with immediate():
-        row = get_by_id(vm_id)
-        if row is None or not _waiting_for(row, spawned_at):
-            return False
-        VM.update(
-            runner_pid=runner_pid,
-            runner_started=runner_started,
-            qemu_pid=qemu_pid,
-            updated_at=time.time(),
-        ).where(VM.id == vm_id).execute()
-        return True
+        return rows.claim(db.connection(), vm_id, token, report)
 
 
-def claim_running(
-    vm_id: str,
-    runner_pid: int,
-    runner_started: int | None,
-    qemu_pid: int,
-    status: str,
-    socket_path: str,
-    started_at: float | None,
-    spawned_at: float | None = None,
-) -> bool:
-    """Record a runner that reported ready. Both the starter and the runner call this, whichever
-    gets there first, so the CLI need not wait for the runner to load the store: it is done once
-    the row names this runner. False when the VM was deleted, stopped, or taken by another runner
-    meanwhile (the runner then stops its QEMU)."""
+def end_start(vm_id: str, token: str, status: str, error: str | None) -> bool:
+    """A start that failed or was abandoned, if `token` still owns it."""
     with immediate():
-        row = get_by_id(vm_id)
-        if row is None:
-            return False
-        if row.runner_pid == runner_pid:
-            return True
-        if not _waiting_for(row, spawned_at):
-            return False
-        update_vm(
-            vm_id,
-            status=status,
-            last_error=None,
-            runner_pid=runner_pid,
-            runner_started=runner_started,
-            qemu_pid=qemu_pid,
-            socket_path=socket_path,
-            started_at=started_at,
-        )
-        return True
-
-
-def claim_reported(vm_id: str, report: dict[str, Any], spawned_at: float | None = None) -> bool:
-    """claim_running from a runner's readiness report (the starter's side)."""
-    return claim_running(
-        vm_id,
-        report["runner_pid"],
-        report["runner_started"],
-        report["qemu_pid"],
-        report["status"],
-        report["socket_path"],
-        report["started_at"],
-        spawned_at,
-    )
-
-
-def mark_starting(vm_id: str, spawned_at: float) -> bool:
-    """The CLI's start spawns first and records `starting` after (see _waiting_for). Not if the
-    runner has claimed the row already, nor if someone changed the row since the spawn."""
-    with immediate():
-        row = get_by_id(vm_id)
-        if row is None or not _waiting_for(row, spawned_at) or row.status == "starting":
-            return False
-        update_vm(
-            vm_id,
-            status="starting",
-            last_error=None,
-            qemu_pid=None,
-            socket_path=None,
-            started_at=None,
-        )
-        return True
+        return rows.end_start(db.connection(), vm_id, token, status, error)
 
 
 def add_event(vm_id: str, kind: str, name: str, data: dict[str, Any]) -> None:
-    eid = Event.insert(
-        vm_id=vm_id, ts=time.time(), kind=kind, name=name[:64], data=json.dumps(data)
-    ).execute()
-    if eid % 50 == 0:
-        _trim_events(vm_id)
-
-
-def _trim_events(vm_id: str) -> None:
-    cutoff = (
-        Event.select(Event.id)
-        .where(Event.vm_id == vm_id)
-        .order_by(Event.id.desc())
-        .offset(EVENTS_KEPT_PER_VM)
-        .limit(1)
-        .scalar()
-    )
-    if cutoff is not None:
-        Event.delete().where((Event.vm_id == vm_id) & (Event.id <= cutoff)).execute()
+    rows.add_event(db.connection(), vm_id, kind, name, data)
 
 
 def recent_events(vm_id: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -378,3 +282,18 @@ def session(path: Path) -> Iterator[None]:
         yield
     finally:
         close_db()
+
+
+def adopt(row: dict[str, Any]) -> str:
+    """A live runner's row, written again into a database that was deleted or replaced; the
+    name it is listed under (NAME-ID when a new VM took the name meanwhile)."""
+    with immediate():
+        existing = get_by_id(row["id"])
+        if existing is not None:
+            return str(existing.name)
+        name = row["name"]
+        if VM.select().where(VM.name == name).exists():
+            name = f"{name[: 62 - len(row['id'])]}-{row['id']}"
+        VM.insert(**{**row, "name": name}).execute()
+        add_event(row["id"], "status", row["status"], {"status": row["status"], "adopted": True})
+        return str(name)

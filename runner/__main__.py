@@ -1,4 +1,4 @@
-"""Runner entry point: `python -m runner --vm ID --ready-fd N --lock-fd M`, launch spec on stdin.
+"""Runner entry point: `python -m runner --vm ID --ready-fd N`, launch spec on stdin.
 
 `--vm` is only there so `ps` (and the test suite's leak check) can tell which VM a runner serves.
 
@@ -17,14 +17,12 @@ def _arg(name: str) -> int:
     try:
         return int(sys.argv[sys.argv.index(name) + 1])
     except (ValueError, IndexError):
-        sys.stderr.write(
-            f"usage: python -m runner --vm ID --ready-fd N --lock-fd M < spec ({name})\n"
-        )
+        sys.stderr.write(f"usage: python -m runner --vm ID --ready-fd N < spec ({name})\n")
         raise SystemExit(2) from None
 
 
 def main() -> int:
-    ready_fd, lock_fd = _arg("--ready-fd"), _arg("--lock-fd")
+    ready_fd = _arg("--ready-fd")
     # marshal, not json: same interpreter on both ends, and json (with re) costs ~7 ms here,
     # before QEMU is spawned.
     spec = marshal.loads(sys.stdin.buffer.read())
@@ -48,7 +46,7 @@ def main() -> int:
 
     from .process import run
 
-    run(spec, qemu, early_error, ready_fd=ready_fd, lock_fd=lock_fd)
+    run(spec, qemu, early_error, ready_fd=ready_fd)
 
 
 if __name__ == "__main__":

@@ -103,5 +103,5 @@ class RunnerAPI:
         self._require_live()
         await self._qmp("stop" if pause else "cont", None)
         if self.r.status != want and self.r.status in LIVE:
-            await self.r.set_status(want)
+            self.r.set_status(want)
         return self.r.status_dict()

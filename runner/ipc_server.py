@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from maqet_tui import ipc_protocol as proto
+from maqet_tui import unixsock
 
 log = logging.getLogger("runner.ipc")
 
@@ -74,31 +75,51 @@ class IPCServer:
 
     async def start(self) -> None:
         self._clear_stale_path()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # the socket is born 0600: no window where others could connect
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=proto.MAX_LINE
-            )
+            unixsock.bind(sock, self.path)
+            sock.listen(128)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
         finally:
             os.umask(old)
-        os.chmod(self.path, 0o600)
+        self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=proto.MAX_LINE)
         self._inode = os.stat(self.path).st_ino
+
+    def intact(self) -> bool:
+        """Is our socket file still at its path? Removed runtime directories (logind at logout,
+        a /tmp cleaner, `rm -rf`) take it away while the listening socket itself lives on."""
+        try:
+            return os.stat(self.path).st_ino == self._inode
+        except OSError:
+            return False
+
+    async def rebind(self, path: Path) -> None:
+        """Serve at `path` (the old path, again, or a fallback): a new listening socket; the old
+        one stops accepting, and connections made through it carry on."""
+        old_server, old_inode, old_path = self._server, self._inode, self.path
+        self.path = path
+        await self.start()
+        if old_server is not None:
+            old_server.close()
+        with contextlib.suppress(OSError):
+            if old_path != path and os.stat(old_path).st_ino == old_inode:
+                os.unlink(old_path)
 
     def _clear_stale_path(self) -> None:
         if not os.path.lexists(self.path):
             return
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        probe.settimeout(0.5)
         try:
-            probe.connect(str(self.path))
+            unixsock.connected(self.path, 0.5).close()
         except (ConnectionRefusedError, FileNotFoundError):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)  # a dead runner's leftover
             return
         except OSError:
             pass
-        finally:
-            probe.close()
         raise RuntimeError(f"socket {self.path} is in use by another live process")
 
     def publish(self, topic: str, data: dict[str, Any]) -> None:

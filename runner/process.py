@@ -1,5 +1,5 @@
 """The runner process around the Runner: logging set-up, a last-resort record if the runner itself
-fails, and the exit that releases the VM lock last."""
+fails, and an exit without interpreter shutdown."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from maqet_tui import vmlock
-
 from .qemu import QemuProcess
 from .service import Runner
 
@@ -25,7 +23,6 @@ def run(
     qemu: QemuProcess | None,
     early_error: str | None,
     ready_fd: int,
-    lock_fd: int,
 ) -> NoReturn:
     logging.basicConfig(
         stream=sys.stderr,
@@ -38,7 +35,7 @@ def run(
         log.info("qemu pid %d: %s", qemu.pid, " ".join(qemu.argv))
     runner: Runner | None = None
     try:
-        runner = Runner(spec, qemu, ready_fd, lock_fd)
+        runner = Runner(spec, qemu, ready_fd)
         rc = asyncio.run(runner.main(early_error))
     except Exception as exc:  # a bug: leave a record and no QEMU behind, never a silent death
         log.exception("runner failed")
@@ -48,11 +45,13 @@ def run(
             from maqet_tui import store
 
             store.open_db(Path(spec["db_path"]))
+            why = f"runner failed: {type(exc).__name__}: {exc}"
+            store.end_start(spec["vm_id"], spec["start_token"], "crashed", why)  # not yet claimed
             store.update_vm(
                 spec["vm_id"],
                 expect_runner=os.getpid(),
                 status="crashed",
-                last_error=f"runner failed: {type(exc).__name__}: {exc}",
+                last_error=why,
                 qemu_pid=None,
                 runner_pid=None,
                 runner_started=None,
@@ -68,8 +67,6 @@ def run(
                     json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
                 )
         rc = 1
-    # The lock is the VM's "a runner exists" flag: drop it only at the very end, then leave at
-    # once (no interpreter shutdown), so an old runner and its successor never overlap.
+    # Leave at once: no interpreter shutdown (threads, atexit) between the last record and exit.
     logging.shutdown()
-    vmlock.release(lock_fd, Path(spec["lock_path"]))
     os._exit(rc)

@@ -26,6 +26,7 @@ from .ipc_server import IPCServer
 from .qemu import QemuProcess
 from .qmp_link import ExecuteError, QMPError, QmpLink
 from .store_io import StoreIO
+from .upkeep import adopt_row, heal_socket, register
 
 log = logging.getLogger("runner")
 
@@ -35,24 +36,24 @@ STORE_STOP_TIMEOUT = 10.0
 
 
 class Runner:
-    def __init__(
-        self, spec: dict[str, Any], qemu: QemuProcess | None, ready_fd: int, lock_fd: int
-    ) -> None:
+    def __init__(self, spec: dict[str, Any], qemu: QemuProcess | None, ready_fd: int) -> None:
+        self.spec = spec
         self.vm_id: str = spec["vm_id"]
         self.name: str = spec["name"]
+        self.token: str = spec["start_token"]
         self.socket_path = Path(spec["socket_path"])
-        self.lock_path = Path(spec["lock_path"])
         self.serial_log = Path(spec["serial_log"])
-        self.spawned_at: float | None = spec.get("spawned_at")
         self.qemu = qemu
         self.ready_fd: int | None = ready_fd
-        self.lock_fd = lock_fd
         self.pid = os.getpid()
         self.started_ticks = start_time(self.pid)
         self.status = "starting"
         self.last_error: str | None = None
         self.started_at: float | None = None
-        self.store = StoreIO(Path(spec["db_path"]), self.vm_id)
+        identity = spec.get("db_identity")
+        self.store = StoreIO(
+            Path(spec["db_path"]), self.vm_id, tuple(identity) if identity else None
+        )
         self.api = RunnerAPI(self)
         self.ipc = IPCServer(self.socket_path, self.api.handle)
         self.qmp = QmpLink(f"maqet-{self.name}")
@@ -110,8 +111,8 @@ class Runner:
         # Ready before any store write: the starter (which has the store loaded already) records
         # what we report, and so do we, whichever comes first (see store.claim_running).
         self.ready = True
-        self._report({"ok": True, **self.status_dict(), "runner_started": self.started_ticks})
-        if not await self.store.call(self._claim_running):
+        self._report(self.ready_report())
+        if not await self.store.write(self._claim_running):
             log.warning("the VM was removed, stopped or re-owned while starting")
             self.record_final = False
             await self._stop_sequence(True, 0)
@@ -121,23 +122,19 @@ class Runner:
         await self.exited.wait()
         return await self._finish()
 
+    def ready_report(self) -> dict[str, Any]:
+        """What the starter records (rows.claim): this runner, its QEMU and where it serves."""
+        return {"ok": True, **self.status_dict(), "runner_started": self.started_ticks}
+
     def _claim_running(self) -> bool:
-        """On the store thread: record this runner (reads the status current at that moment)."""
+        """On the store thread: record this runner if its start still owns the row (the report
+        reads the status current at that moment)."""
         from maqet_tui import store  # imported on this thread, after ready: not on the start path
 
-        assert self.qemu is not None
-        return bool(
-            store.claim_running(
-                self.vm_id,
-                self.pid,
-                self.started_ticks,
-                self.qemu.pid,
-                self.status,
-                str(self.socket_path),
-                self.started_at,
-                self.spawned_at,
-            )
-        )
+        if self.store.replaced():  # the database went away as we came up: register there
+            self.name = store.adopt(adopt_row(self))
+            return True
+        return bool(store.claim_running(self.vm_id, self.token, self.ready_report()))
 
     async def _connect_qmp(self, qemu: QemuProcess) -> bool:
         connect = asyncio.ensure_future(self.qmp.connect(qemu.qmp))
@@ -184,23 +181,18 @@ class Runner:
                 None, self.qemu.popen.wait
             )
         cancelled = self.stop_reason is not None
-        qemu_pid = self.qemu.pid if self.qemu else None
-        if record and await self.store.call(
-            "claim_start", self.vm_id, self.pid, self.started_ticks, qemu_pid, self.spawned_at
-        ):
-            await self.store.call(
-                "update_vm",
-                self.vm_id,
-                expect_runner=self.pid,
-                status="stopped" if cancelled else "crashed",
-                last_error=None if cancelled else message,
-                qemu_pid=None,
-                runner_pid=None,
-                runner_started=None,
-                socket_path=None,
-                started_at=None,
-            )
         self._report({"ok": False, "error": message})
+        if record:  # the starter records this too, from the report: best effort here
+            try:
+                await self.store.call(
+                    "end_start",
+                    self.vm_id,
+                    self.token,
+                    "stopped" if cancelled else "crashed",
+                    None if cancelled else message,
+                )
+            except Exception as exc:
+                log.warning("could not record the failed start: %s", exc)
         await self._teardown()
         return 1
 
@@ -251,19 +243,28 @@ class Runner:
         async for ev in self.qmp.events():
             name = str(ev.get("event", "?"))
             self.ipc.publish("qmp-event", ev)
-            await self.store.call("add_event", self.vm_id, "qmp", name, ev)
+            self.store.record("add_event", self.vm_id, "qmp", name, ev)
             if name == "STOP" and self.status == "running":
-                await self.set_status("paused")
+                self.set_status("paused")
             elif name == "RESUME" and self.status == "paused":
-                await self.set_status("running")
+                self.set_status("running")
             elif name == "SHUTDOWN":
                 self.shutdown_data = ev.get("data") or {}
 
     async def _watch_store(self) -> None:
         while True:
             await asyncio.sleep(STORE_POLL)
-            row = await self.store.call(self.store.changed_row)
+            if not self.ipc.intact():
+                await heal_socket(self)
+            try:
+                row = await self.store.call(self.store.changed_row)
+            except Exception as exc:  # a store fault is no reason to stop a VM
+                log.warning("cannot read the store: %s", exc)
+                continue
             if row is None:
+                continue
+            if row.replaced:
+                await register(self)
                 continue
             if not row.exists:
                 self._spawn(self.stop(True, 0, "the VM was deleted from the store", record=False))
@@ -280,9 +281,12 @@ class Runner:
                     )
                 )
 
-    async def set_status(self, status: str, last_error: str | None = None, **fields: Any) -> bool:
+    def set_status(self, status: str, last_error: str | None = None, **fields: Any) -> None:
+        """Now for IPC subscribers; in the store as soon as it takes the write (queued, in
+        order, retried: see StoreIO.record)."""
         self.status, self.last_error = status, last_error
-        ok = await self.store.call(
+        self.ipc.publish("status", self.status_dict())
+        self.store.record(
             "update_vm",
             self.vm_id,
             expect_runner=self.pid,
@@ -290,8 +294,6 @@ class Runner:
             last_error=last_error,
             **fields,
         )
-        self.ipc.publish("status", self.status_dict())
-        return bool(ok)
 
     # -- stopping ----------------------------------------------------------------------------
     def _on_signal(self, sig: int) -> None:
@@ -328,7 +330,7 @@ class Runner:
 
     async def _stop_sequence(self, force: bool, timeout: float) -> None:
         if self.record_final:
-            await self.set_status("stopping")
+            self.set_status("stopping")
         if not force:
             with contextlib.suppress(QMPError, TimeoutError, OSError):
                 await asyncio.wait_for(self.qmp.execute("system_powerdown"), 5)
@@ -361,20 +363,19 @@ class Runner:
         self.status, self.last_error = self._final_state()
         log.info("final status %s (%s)", self.status, self.last_error or self.stop_reason or "-")
         if self.record_final:
-            await self.store.call(
-                "update_vm",
-                self.vm_id,
-                expect_runner=self.pid,
-                status=self.status,
-                last_error=self.last_error,
+            self.set_status(
+                self.status,
+                self.last_error,
                 qemu_pid=None,
                 runner_pid=None,
                 runner_started=None,
                 socket_path=None,
                 started_at=None,
             )
-        self.ipc.publish("status", self.status_dict())
-        self.final.set()
+        else:
+            self.ipc.publish("status", self.status_dict())
+        self.final.set()  # answers a waiting `stop`: QEMU is gone, whatever the store does
+        await self.store.flush()  # the record lands before the runner goes (retried until then)
         await self._teardown()
         return 0
 
@@ -383,4 +384,4 @@ class Runner:
             t.cancel()
         await self.qmp.close()
         await self.ipc.close()
-        self.store.shutdown()
+        await self.store.shutdown()

@@ -25,7 +25,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setenv("MAQET_TUI_HOME", str(e.home))
     monkeypatch.setenv("MAQET_TUI_RUNTIME_DIR", str(e.runtime))
     monkeypatch.setenv("MAQET_TUI_ACCEL", "tcg")
-    _RUNTIMES.add(str(e.runtime))
+    _RUNTIMES.update((str(e.runtime), str(e.home)))
     yield e
     store.close_db()
     problems = check_no_leaks(e)

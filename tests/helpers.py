@@ -47,17 +47,19 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def runtime_of(pid: int) -> str | None:
-    """The runtime dir a runner or QEMU was started for: they inherit MAQET_TUI_RUNTIME_DIR,
-    which tells this test's processes apart from anybody else's on the machine."""
+def runtime_of(pid: int) -> set[str]:
+    """The runtime dir and home a runner or QEMU was started for: they inherit
+    MAQET_TUI_RUNTIME_DIR and MAQET_TUI_HOME, which tell this test's processes apart from anybody
+    else's on the machine (a test may start a VM without the runtime variable)."""
+    found = set()
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
             for var in f.read().split(b"\0"):
-                if var.startswith(b"MAQET_TUI_RUNTIME_DIR="):
-                    return var.split(b"=", 1)[1].decode(errors="replace")
+                if var.startswith((b"MAQET_TUI_RUNTIME_DIR=", b"MAQET_TUI_HOME=")):
+                    found.add(var.split(b"=", 1)[1].decode(errors="replace"))
     except OSError:
         pass
-    return None
+    return found
 
 
 def vm_processes(runtimes: set[str] | None = None) -> dict[int, str]:
@@ -72,7 +74,7 @@ def vm_processes(runtimes: set[str] | None = None) -> dict[int, str]:
         if (
             is_vm_process
             and not _is_zombie(pid)
-            and (runtimes is None or runtime_of(pid) in runtimes)
+            and (runtimes is None or bool(runtime_of(pid) & runtimes))
         ):
             found[pid] = cmd
     return found
@@ -107,7 +109,7 @@ def wait_for(
 def check_no_leaks(env: Env) -> list[str]:
     """Problems left by a test: processes, sockets, lock files. Kills what it finds."""
     problems: list[str] = []
-    mine = {str(env.runtime)}
+    mine = {str(env.runtime), str(env.home)}
     deadline = time.monotonic() + 5
     leaked = vm_processes(mine)
     while leaked and time.monotonic() < deadline:
@@ -117,10 +119,11 @@ def check_no_leaks(env: Env) -> list[str]:
         problems.append(f"leaked process {pid}: {cmd}")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    if env.runtime.exists():
-        for f in env.runtime.iterdir():
-            if f.suffix in (".sock", ".lock"):
-                problems.append(f"left behind: {f}")
+    for d in (env.runtime, env.home / "run"):
+        if d.exists():
+            for f in d.rglob("*"):
+                if f.suffix in (".sock", ".lock"):
+                    problems.append(f"left behind: {f}")
     return problems
 
 

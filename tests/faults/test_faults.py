@@ -71,7 +71,6 @@ def test_host_reboot_simulation(manager: Manager, tiny_vm: TinyVM, env: Env) -> 
         s = socket.socket(socket.AF_UNIX)
         s.bind(sock)
         s.close()
-        manager.paths.lock(vm["id"]).write_bytes(b"")
         store.update_vm(
             vm["id"],
             status=["running", "paused", "starting", "stopping"][i],
@@ -88,25 +87,41 @@ def test_host_reboot_simulation(manager: Manager, tiny_vm: TinyVM, env: Env) -> 
     assert not any(p.suffix == ".sock" for p in env.runtime.iterdir())
     assert run_cli(env, "start", "vm0").returncode == 0
     assert run_cli(env, "stop", "vm0", "--force").returncode == 0
-    for vm in vms:  # stale (unheld) lock files are harmless; tidy them for the leak check
-        manager.paths.lock(vm["id"]).unlink(missing_ok=True)
 
 
-def test_runtime_dir_with_loose_permissions_is_tightened(env: Env) -> None:
-    os.chmod(env.runtime, 0o777)
-    Manager(env.home)
-    assert stat.S_IMODE(os.stat(env.runtime).st_mode) == 0o700
+def test_shared_runtime_dir_is_never_chmodded(manager: Manager, tiny_vm: TinyVM, env: Env) -> None:
+    """A directory we did not make (1777 like /tmp) keeps its mode: sockets go in a private
+    subdirectory."""
+    os.chmod(env.runtime, 0o1777)
+    tiny_vm("vm1")
+    vm = Manager(env.home).start("vm1")
+    assert stat.S_IMODE(os.stat(env.runtime).st_mode) == 0o1777
+    sub = env.runtime / f"maqet-tui-{os.getuid()}"
+    assert os.path.dirname(vm["socket_path"]) == str(sub)
+    assert stat.S_IMODE(os.stat(sub).st_mode) == 0o700
+    assert Manager(env.home).stop("vm1", force=True)["status"] == "stopped"
+    os.chmod(env.runtime, 0o700)
+    sub.rmdir()
 
 
-def test_runtime_dir_owned_by_someone_else_is_refused(env: Env) -> None:
-    os.chown(env.runtime, 65534, 65534)
+def test_private_subdir_owned_by_someone_else_is_refused(
+    manager: Manager, tiny_vm: TinyVM, env: Env
+) -> None:
+    tiny_vm("vm1")
+    os.chmod(env.runtime, 0o755)
+    sub = env.runtime / f"maqet-tui-{os.getuid()}"
+    sub.mkdir()
+    os.chown(sub, 65534, 65534)
     try:
         with pytest.raises(ConfigError, match="owned by uid 65534"):
-            Manager(env.home)
-        out = run_cli(env, "ls")
+            Manager(env.home).start("vm1")
+        out = run_cli(env, "start", "vm1")
         assert out.returncode == 1 and "owned by uid 65534" in out.stderr
+        assert run_cli(env, "ls").returncode == 0  # reads never depend on it
+        assert manager.get("vm1")["status"] == "stopped"  # nothing changed
     finally:
-        os.chown(env.runtime, os.getuid(), os.getgid())
+        sub.rmdir()
+        os.chmod(env.runtime, 0o700)
 
 
 def test_runtime_path_that_is_a_file_is_refused(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,8 +129,10 @@ def test_runtime_path_that_is_a_file_is_refused(env: Env, monkeypatch: pytest.Mo
     env.home.mkdir(exist_ok=True)
     bogus.write_text("x")
     monkeypatch.setenv("MAQET_TUI_RUNTIME_DIR", str(bogus))
+    m = Manager(env.home)
+    m.add("vm1", {"memory": 64})
     with pytest.raises(ConfigError, match="runtime directory"):
-        Manager(env.home)
+        m.start("vm1")
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as a second user")

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import ipc_client, vmlock
+from maqet_tui import ipc_client
 from maqet_tui.errors import ConfigError, StartError, TimeoutError_
+from maqet_tui.liveness import find_runner
 from maqet_tui.manager import Manager
 from maqet_tui.procs import is_alive
 from tests.helpers import Env, run_cli, wait_for
@@ -159,7 +160,7 @@ def test_a_timed_out_start_does_not_come_up_later(
         manager.start("vm1", timeout=1)
     # The runner finds the row no longer waiting for it and stops its QEMU: it stays down.
     wait_for(
-        lambda: not vmlock.is_held(manager.paths.lock(manager.get("vm1")["id"])),
+        lambda: find_runner(manager.get("vm1")["id"]) is None,
         timeout=20,
         what="the abandoned runner to go",
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from maqet_tui import store
+from maqet_tui import rows, store
 from maqet_tui.errors import NotFoundError, StoreError
 
 
@@ -89,19 +90,59 @@ def test_find_by_name_then_id(db: Path) -> None:
         store.find("zz")
 
 
+def _report(pid: int) -> dict[str, Any]:
+    return {
+        "runner_pid": pid,
+        "runner_started": 5,
+        "qemu_pid": pid + 1,
+        "status": "running",
+        "socket_path": "/x.sock",
+        "started_at": 1.0,
+    }
+
+
+def _begin(vm_id: str, config: str | None = None) -> str | None:
+    with store.immediate():
+        cfg = config if config is not None else store.get_by_id(vm_id).config
+        return rows.begin_start(store.db.connection(), vm_id, cfg, 1, None)
+
+
 def test_guarded_update_only_for_recorded_runner(db: Path) -> None:
     vm = store.insert_vm("a", {})
-    store.update_vm(vm.id, status="starting")
-    assert store.claim_start(vm.id, 111, 5, 222)
-    assert not store.claim_start(vm.id, 333, 5, 444)  # already claimed
+    token = _begin(vm.id)
+    assert token is not None
+    assert store.claim_running(vm.id, token, _report(111))
+    assert store.claim_running(vm.id, token, _report(111))  # the runner and the starter both
+    assert not store.claim_running(vm.id, token, _report(333))  # already claimed by 111
     assert not store.update_vm(vm.id, expect_runner=999, status="crashed")
-    assert store.update_vm(vm.id, expect_runner=111, status="running")
-    assert store.find("a").status == "running"
+    assert store.update_vm(vm.id, expect_runner=111, status="paused")
+    assert store.find("a").status == "paused"
+
+
+def test_start_is_owned_by_one_token(db: Path) -> None:
+    vm = store.insert_vm("a", {})
+    first = _begin(vm.id)
+    assert first is not None
+    assert _begin(vm.id) is None  # already starting: a second start does not take it over
+    assert not store.claim_running(vm.id, "not-the-token", _report(7))
+    assert store.end_start(vm.id, first, "crashed", "start timed out")
+    assert not store.claim_running(vm.id, first, _report(7))  # abandoned: the runner must stop
+    assert store.find("a").status == "crashed"
+
+
+def test_start_refused_when_the_definition_changed(db: Path) -> None:
+    """`set` between reading the definition and claiming the start: the claim fails, so the
+    start cannot bring up the old definition."""
+    vm = store.insert_vm("a", {"memory": 64})
+    old = store.get_by_id(vm.id).config
+    store.update_vm(vm.id, config='{"memory": 128}')
+    assert _begin(vm.id, old) is None
+    assert store.find("a").status == "stopped"
 
 
 def test_claim_refused_when_no_longer_starting(db: Path) -> None:
     vm = store.insert_vm("a", {})
-    assert not store.claim_start(vm.id, 1, 1, 1)  # stopped, not starting
+    assert not store.claim_running(vm.id, "t", _report(1))  # stopped, never started
 
 
 def test_event_history_is_bounded(db: Path) -> None:
@@ -127,9 +168,3 @@ def test_data_version_sees_other_connections(db: Path) -> None:
     con.commit()
     con.close()
     assert store.data_version() != before
-
-
-def test_store_lite_reads_the_current_schema() -> None:
-    from maqet_tui import store_lite
-
-    assert store_lite.SCHEMA_VERSION == store.SCHEMA_VERSION
