@@ -15,7 +15,7 @@ import time
 from . import store, vmlock
 from .config import identity_tag
 from .paths import Paths
-from .procs import is_alive, signal_if_cmdline
+from .procs import is_alive, kill_group_if_tagged
 
 
 def socket_is_live(path: str) -> bool:
@@ -72,7 +72,7 @@ def reconcile_vm(paths: Paths, vm: store.VM) -> store.VM:
 
 
 def _record_death(paths: Paths, row: store.VM) -> None:
-    signal_if_cmdline(row.qemu_pid, identity_tag(row.id))
+    kill_group_if_tagged(row.qemu_pid, identity_tag(row.id))
     for path in {row.socket_path, str(paths.socket(row.id))}:
         remove_stale_socket(path)
     if row.status == "stopping":
