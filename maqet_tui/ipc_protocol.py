@@ -19,6 +19,7 @@ LINE_TOO_LONG = "line-too-long"
 UNKNOWN_METHOD = "unknown-method"
 NOT_RUNNING = "not-running"
 QMP_ERROR = "qmp-error"
+QEMU_TIMEOUT = "qemu-timeout"  # the runner is fine; QEMU did not answer it in time
 PERMISSION_DENIED = "permission-denied"
 INTERNAL = "internal-error"
 

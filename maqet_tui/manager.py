@@ -160,8 +160,13 @@ class Manager:
         arguments: dict[str, Any] | None = None,
         timeout: float = 60.0,
     ) -> Any:
+        # The runner waits `timeout` for QEMU (a live savevm takes minutes); we wait a little
+        # longer, so QEMU's silence is reported by the runner, naming QEMU.
         return self._call_live(
-            ident, "qmp", {"command": command, "arguments": arguments}, timeout=timeout
+            ident,
+            "qmp",
+            {"command": command, "arguments": arguments, "timeout": timeout},
+            timeout=timeout + 5,
         )
 
     def console_write(self, ident: str, data: str) -> Any:

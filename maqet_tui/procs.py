@@ -96,3 +96,81 @@ def signal_if_cmdline(pid: int | None, marker: str, sig: int = signal.SIGKILL) -
         os.kill(pid, sig)
         return True
     return False
+
+
+# -- process groups: QEMU runs as the leader of its own group, so a `binary:` that wraps QEMU (a
+# script running it as a child) cannot hide the real QEMU from a kill.
+STATE_NAMES = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "in uninterruptible IO",
+    "T": "stopped by a signal",
+    "t": "stopped by a debugger",
+    "Z": "exited (zombie)",
+    "X": "dead",
+    "I": "idle",
+}
+
+
+def process_state(pid: int) -> str:
+    """What `pid` is doing per /proc/PID/stat, in words: "stopped by a signal" for a SIGSTOPped
+    process, "in uninterruptible IO" for one stuck in the kernel, "gone" if it does not exist."""
+    f = _stat_fields(pid)
+    if f is None:
+        return "gone"
+    return STATE_NAMES.get(f[0], f"state {f[0]}")
+
+
+def group_members(pgid: int) -> list[int]:
+    """Processes (zombies excluded) whose process group is `pgid` (field 5 of /proc/PID/stat)."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        f = _stat_fields(int(entry))
+        if f is not None and f[0] not in ("Z", "X") and f[2] == str(pgid):
+            members.append(int(entry))
+    return members
+
+
+def kill_group_if_tagged(pgid: int | None, marker: str) -> bool:
+    """SIGKILL process group `pgid` only if one of its live members has `marker` in its argv (the
+    VM's identity tag, which QEMU and any wrapper around it carry). True if the group was signalled.
+    """
+    if not pgid or pgid <= 1 or pgid == os.getpgrp():
+        return False
+    if not any(marker in a for pid in group_members(pgid) for a in cmdline(pid)):
+        return False
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Block until no live process is left in group `pgid`; True if that happened within `timeout`.
+
+    Each wait is on a member's pidfd, so it is woken by the exit itself rather than by polling.
+    """
+    if pgid <= 1:
+        return True  # 0 would mean our own group: never a QEMU's
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True  # nobody in the group at all (zombies included): no scan needed
+        except PermissionError:
+            pass
+        members = group_members(pgid)
+        if not members:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        wait_gone(members[0], remaining)

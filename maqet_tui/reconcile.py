@@ -18,7 +18,7 @@ from . import rows
 from .config import identity_tag
 from .errors import StoreError
 from .liveness import LIVE, runner_alive
-from .procs import signal_if_cmdline, wait_gone
+from .procs import kill_group_if_tagged, wait_group_gone
 from .unixsock import connected
 
 WRITE_WAIT_MS = 50  # how long a read command waits for the write lock to record a death
@@ -57,8 +57,10 @@ def bury(row: dict[str, Any]) -> None:
     """Clean what a dead runner may have left: its QEMU (proven by the identity tag in its argv)
     and its socket file (only if nobody listens on it)."""
     qemu = row["qemu_pid"]
-    if qemu is not None and signal_if_cmdline(qemu, identity_tag(row["id"])):
-        wait_gone(qemu, 5)  # its disks' locks go with it, before anyone starts the VM again
+    # QEMU runs in its own process group (pgid == its pid), with whatever a wrapper binary
+    # started: the whole group goes, and is gone before anyone can start the VM again (disk locks).
+    if qemu is not None and kill_group_if_tagged(qemu, identity_tag(row["id"])):
+        wait_group_gone(qemu, 5)
     remove_stale_socket(row["socket_path"])
 
 

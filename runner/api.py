@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
 from maqet_tui import ipc_protocol as proto
+from maqet_tui.procs import process_state
 from maqet_tui.vmstate import RUNNING as LIVE
 
 from .ipc_server import Connection, RequestError
-from .qmp_link import ExecInterruptedError, ExecuteError, QMPError
+from .qmp_link import (
+    ExecInterruptedError,
+    ExecuteError,
+    QemuNotAnswering,
+    QemuTimeout,
+    QemuUnresponsive,
+    QMPError,
+)
 
 if TYPE_CHECKING:
     from .service import Runner
 
-QMP_TIMEOUT = 60.0
+# How long QEMU gets to answer a command, well inside a client's 30 s: when it does not (a stopped
+# or wedged QEMU), the error names QEMU rather than leaving the client to blame the runner.
+QMP_TIMEOUT = 10.0
+QMP_TIMEOUT_MAX = 600.0  # a client's own `timeout` for the raw method is capped here (savevm)
 REPLAY_CHARS = 8192
 COMMAND_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -39,7 +51,14 @@ class RunnerAPI:
                 raise RequestError(proto.BAD_REQUEST, "'command' must be a QMP command name")
             if arguments is not None and not isinstance(arguments, dict):
                 raise RequestError(proto.BAD_REQUEST, "'arguments' must be an object")
-            return await self._qmp(command, arguments)
+            timeout = params.get("timeout", QMP_TIMEOUT)
+            if (
+                not isinstance(timeout, (int, float))
+                or isinstance(timeout, bool)
+                or not 0 < timeout < math.inf
+            ):
+                raise RequestError(proto.BAD_REQUEST, "'timeout' must be a positive number")
+            return await self._qmp(command, arguments, min(float(timeout), QMP_TIMEOUT_MAX))
         if method == "stop":
             force, timeout = params.get("force", False), params.get("timeout", 30)
             if (
@@ -83,25 +102,49 @@ class RunnerAPI:
         if self.r.status not in LIVE:
             raise RequestError(proto.NOT_RUNNING, f"VM {self.r.name!r} is {self.r.status}")
 
-    async def _qmp(self, command: str, arguments: dict[str, Any] | None) -> Any:
+    async def _qmp(
+        self,
+        command: str,
+        arguments: dict[str, Any] | None,
+        timeout: float = QMP_TIMEOUT,
+        undo: str | None = None,
+    ) -> Any:
         self._require_live()
         try:
-            return await asyncio.wait_for(self.r.qmp.execute(command, arguments), QMP_TIMEOUT)
+            return await self.r.qmp.call(command, arguments, timeout=timeout, undo=undo)
         except ExecuteError as exc:
             raise RequestError(proto.QMP_ERROR, str(exc), **{"class": exc.error_class}) from None
         except ExecInterruptedError:
             raise RequestError(proto.NOT_RUNNING, "QEMU exited before answering") from None
-        except TimeoutError:
-            raise RequestError("timeout", f"QMP {command} took over {QMP_TIMEOUT:.0f} s") from None
+        except QemuNotAnswering as exc:
+            raise RequestError(proto.QEMU_TIMEOUT, self._not_answering(exc, undo)) from None
         except QMPError as exc:
             raise RequestError(proto.NOT_RUNNING, f"QMP unavailable: {exc}") from None
+
+    def _not_answering(self, exc: QemuNotAnswering, undo: str | None) -> str:
+        qemu = self.r.qemu
+        who = f"QEMU (pid {qemu.pid})" if qemu else "QEMU"
+        state = f" (process state: {process_state(qemu.pid)})" if qemu else ""
+        if isinstance(exc, QemuTimeout):
+            after = (
+                f"if it runs {exc.command!r} later, the runner undoes it with {undo!r}"
+                if undo
+                else f"QEMU may still run {exc.command!r} when it resumes"
+            )
+            return f"{who} did not answer {exc.command!r} within {exc.timeout:g} s{state}; {after}"
+        assert isinstance(exc, QemuUnresponsive)
+        return (
+            f"{who} has not answered {exc.pending!r} for {exc.waited:.0f} s{state}; "
+            f"{exc.command!r} not sent until it does"
+        )
 
     async def _pause_resume(self, pause: bool) -> dict[str, Any]:
         want = "paused" if pause else "running"
         if self.r.status == want:
             return self.r.status_dict()
         self._require_live()
-        await self._qmp("stop" if pause else "cont", None)
+        # Either, answered too late, is undone by the other: the caller was told it failed.
+        await self._qmp("stop" if pause else "cont", None, undo="cont" if pause else "stop")
         if self.r.status != want and self.r.status in LIVE:
             self.r.set_status(want)
         return self.r.status_dict()

@@ -12,10 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from maqet_tui.procs import wait_group_gone
+
 from .qemu import QemuProcess
 from .service import Runner
 
 log = logging.getLogger("runner")
+
+GROUP_EXIT_TIMEOUT = 5.0
 
 
 def run(
@@ -40,7 +44,7 @@ def run(
     except Exception as exc:  # a bug: leave a record and no QEMU behind, never a silent death
         log.exception("runner failed")
         if qemu is not None and qemu.popen.poll() is None:
-            qemu.popen.kill()
+            qemu.kill()
         with contextlib.suppress(Exception):
             from maqet_tui import store
 
@@ -67,6 +71,9 @@ def run(
                     json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
                 )
         rc = 1
+    # QEMU's group was killed as QEMU exited; nothing of it may outlive the runner.
+    if qemu is not None and not wait_group_gone(qemu.pid, GROUP_EXIT_TIMEOUT):
+        log.error("processes of QEMU's group %d survived SIGKILL", qemu.pid)
     # Leave at once: no interpreter shutdown (threads, atexit) between the last record and exit.
     logging.shutdown()
     os._exit(rc)

@@ -1,4 +1,10 @@
-"""Spawning QEMU as the runner's child: argv list, private socketpairs, parent-death signal."""
+"""Spawning QEMU as the runner's child: argv list, private socketpairs, parent-death signal.
+
+QEMU (the `binary:`) leads its own process group, whose id is the recorded qemu_pid, so a binary
+that wraps QEMU (a script running it as a child) cannot hide the real QEMU: the runner kills the
+whole group, and if the runner itself is SIGKILLed (the parent-death signal then reaches only the
+wrapper), reconcile kills the group by its identity tag (procs.kill_group_if_tagged).
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,18 @@ class QemuProcess:
     def pid(self) -> int:
         return self.popen.pid
 
+    def kill(self) -> None:
+        """SIGKILL QEMU's whole process group. Only while QEMU is not reaped: until then its pid,
+        hence the group id, cannot be reused."""
+        if self.popen.returncode is not None:
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # e.g. a setuid binary: at least the process we started
+            self.popen.kill()
+
 
 def _die_with_parent(parent: int) -> Any:
     libc = ctypes.CDLL(None, use_errno=True)
@@ -73,6 +91,7 @@ def spawn_qemu(spec: dict[str, Any]) -> QemuProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            process_group=0,  # pgid == pid: see kill()
             preexec_fn=_die_with_parent(os.getpid()),
         )
     except FileNotFoundError:

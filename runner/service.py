@@ -147,7 +147,7 @@ class Runner:
             return True
         connect.cancel()
         if not self.exited.is_set():
-            qemu.popen.kill()
+            qemu.kill()
             self.stderr_tail.append(f"no QMP greeting within {GREETING_TIMEOUT:.0f} s")
             await self.exited.wait()
         with contextlib.suppress(TimeoutError):
@@ -176,7 +176,7 @@ class Runner:
     async def _abort_start(self, message: str, record: bool = True) -> int:
         log.error("%s", message)
         if self.qemu and self.exit_rc is None:
-            self.qemu.popen.kill()
+            self.qemu.kill()
             self.exit_rc = await asyncio.get_running_loop().run_in_executor(
                 None, self.qemu.popen.wait
             )
@@ -217,6 +217,7 @@ class Runner:
             loop.remove_reader(fd)
             os.close(fd)
             assert self.qemu is not None
+            self.qemu.kill()  # what it leaves in its group (a wrapper's QEMU), before reaping it
             self.exit_rc = self.qemu.popen.wait()
             log.info("QEMU exited (%s)", self._describe_exit())
             self.exited.set()
@@ -301,7 +302,7 @@ class Runner:
         if not self.ready:
             self.stop_reason = reason
             if self.qemu and self.exit_rc is None:
-                self.qemu.popen.kill()
+                self.qemu.kill()
             return
         self._spawn(self.stop(True, 0, reason))
 
@@ -342,7 +343,7 @@ class Runner:
             return
         log.warning("QEMU ignored quit; killing it")
         assert self.qemu is not None
-        self.qemu.popen.kill()
+        self.qemu.kill()
         await self._wait_exit(10)
 
     def _final_state(self) -> tuple[str, str | None]:
