@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .disks import disk_args, normalize_disk, normalize_share, share_args
-from .errors import ConfigError
+from .disks import disk_args, normalize_disk, normalize_share, require_existing, share_args
+from .errors import ConfigError, clip, key_list
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ACCELS = ("auto", "kvm", "tcg")
@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
 def validate_name(name: object) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise ConfigError(
-            f"invalid VM name {name!r}: use 1-63 letters, digits, '.', '_' or '-', "
+            f"invalid VM name {clip(name)}: use 1-63 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
     return name
@@ -71,18 +71,18 @@ def _text(key: str, value: object, *, allow_dash: bool = True) -> str:
     if "\0" in value or "\n" in value:
         raise ConfigError(f"{key}: must not contain NUL or newline characters")
     if not allow_dash and value.startswith("-"):
-        raise ConfigError(f"{key}: {value!r} must not start with '-'")
+        raise ConfigError(f"{key}: {clip(value)} must not start with '-'")
     return value
 
 
 def _int(key: str, value: object, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and re.fullmatch(r"\d{1,18}", value.strip(), re.ASCII):
             value = int(value)
         else:
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {clip(value)}")
     if not lo <= value <= hi:
-        raise ConfigError(f"{key}: {value} is out of range ({lo}..{hi})")
+        raise ConfigError(f"{key}: {clip(value)} is out of range ({lo}..{hi})")
     return value
 
 
@@ -94,9 +94,9 @@ def _path(key: str, value: object, base: Path | None, check_exists: bool) -> str
     p = Path(os.path.normpath(p))
     if "," in str(p):
         # QEMU option syntax splits on commas; a path with one would need escaping everywhere.
-        raise ConfigError(f"{key}: path {str(p)!r} must not contain a comma")
-    if check_exists and not p.is_file():
-        raise ConfigError(f"{key}: file {str(p)!r} does not exist")
+        raise ConfigError(f"{key}: path {clip(str(p))} must not contain a comma")
+    if check_exists:
+        require_existing(key, p, "file")
     return str(p)
 
 
@@ -130,19 +130,19 @@ class VMConfig:
         """
         if not isinstance(data, Mapping):
             raise ConfigError("VM definition must be a mapping of keys to values")
-        unknown = sorted(set(data) - set(DEFAULTS))
+        unknown = set(data) - set(DEFAULTS)
         if unknown:
-            raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+            raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''}: {key_list(unknown)}")
         d = {**DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
         binary = _text("binary", d["binary"], allow_dash=False)
         if "/" in binary:
             binary = _path("binary", binary, base, check_files)
         machine = _text("machine", d["machine"], allow_dash=False)
         if not re.match(r"^[A-Za-z0-9._-]+$", machine):
-            raise ConfigError(f"machine: invalid machine type {machine!r}")
+            raise ConfigError(f"machine: invalid machine type {clip(machine)}")
         accel = d["accel"]
         if accel not in ACCELS:
-            raise ConfigError(f"accel: {accel!r} is not one of {', '.join(ACCELS)}")
+            raise ConfigError(f"accel: {clip(accel)} is not one of {', '.join(ACCELS)}")
         kernel = _path("kernel", d["kernel"], base, check_files) if d["kernel"] else None
         initrd = _path("initrd", d["initrd"], base, check_files) if d["initrd"] else None
         if initrd and not kernel:
@@ -172,7 +172,9 @@ class VMConfig:
         for a in qemu_args:
             opt = "-" + a.lstrip("-").split("=", 1)[0] if a.startswith("-") else None
             if opt in RESERVED_OPTIONS:
-                raise ConfigError(f"qemu_args: {a!r} is managed by maqet-tui and cannot be passed")
+                raise ConfigError(
+                    f"qemu_args: {clip(a)} is managed by maqet-tui and cannot be passed"
+                )
         return cls(
             binary=binary,
             machine=machine,

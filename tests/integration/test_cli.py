@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from maqet_tui.manager import Manager
-from tests.helpers import Env, run_cli
+from tests.helpers import ALIAS_BOMB, Env, run_cli
 
 CONTRACT_FIELDS = {
     "id",
@@ -64,6 +65,10 @@ def test_start_qmp_pause_resume_stop_through_cli(env: Env, manager: Manager) -> 
     assert log.returncode == 0 and "final status stopped" in log.stdout
 
 
+# The alias bomb as one flow sequence, for `set KEY=VALUE` (VALUE is YAML).
+INLINE_BOMB = "[" + ", ".join(ln[4:] for ln in ALIAS_BOMB.splitlines()[1:]) + "]"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -80,6 +85,9 @@ def test_start_qmp_pause_resume_stop_through_cli(env: Env, manager: Manager) -> 
         (("qmp", "a", "query-status", "[1]"), "error: ARGUMENTS_JSON must be a JSON object"),
         (("pause", "a"), "error: VM 'a' is not running (status: stopped)"),
         (("add", "a"), "error: a VM named 'a' already exists"),
+        (("set", "a", "memory=" + "9" * 5000), "error: memory: not valid YAML (a number or a"),
+        (("set", "a", "cpus=" + INLINE_BOMB), "error: cpus: expands to more than 10000 values"),
+        (("set", "a", "x\ny=1"), "error: unknown key: 'x\\ny'"),
     ],
 )
 def test_errors_are_one_line_exit_1_and_change_nothing(
@@ -92,6 +100,20 @@ def test_errors_are_one_line_exit_1_and_change_nothing(
     assert out.stderr.startswith(message) and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
     assert manager.list() == before
+
+
+@pytest.mark.parametrize(
+    "text", [ALIAS_BOMB, f"memory: '{'x' * 1_000_000}'\n"], ids=["bomb", "1MB"]
+)
+def test_hostile_definition_files_are_short_errors(
+    env: Env, manager: Manager, tmp_path: Path, text: str
+) -> None:
+    f = tmp_path / "vm.yaml"
+    f.write_text(text)
+    out = run_cli(env, "add", "v", "--from", str(f))
+    assert out.returncode == 1 and out.stderr.startswith("error: ")
+    assert out.stderr.count("\n") == 1 and len(out.stderr.replace(str(f), "")) < 200, out.stderr
+    assert "internal error" not in out.stderr and manager.list() == []
 
 
 def test_usage_errors_exit_2(env: Env, manager: Manager) -> None:
