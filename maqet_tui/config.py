@@ -16,6 +16,7 @@ from typing import Any
 
 from .disks import disk_args, normalize_disk, normalize_share, require_existing, share_args
 from .errors import ConfigError, clip, key_list
+from .ids import looks_like_id
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ACCELS = ("auto", "kvm", "tcg")
@@ -55,10 +56,14 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ConfigError(
             f"invalid VM name {clip(name)}: use 1-63 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
+        )
+    if looks_like_id(name):
+        raise ConfigError(
+            f"invalid VM name {name!r}: 8 hex digits is the form of a VM id, so it cannot be a name"
         )
     return name
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import peewee as pw
 
-from .errors import NotFoundError, StoreError
+from .errors import NotFoundError, StoreError, clip
+from .ids import looks_like_id
 
 SCHEMA_VERSION = 2
 EVENTS_KEPT_PER_VM = 300
@@ -163,10 +164,16 @@ def new_id() -> str:
 
 
 def find(ident: str) -> VM:
-    """By exact name first, then by id (ids are short hex and never valid as another VM's name)."""
-    vm = VM.get_or_none(VM.name == ident) or VM.get_or_none(VM.id == ident)
+    """An id-shaped ident by id only, any other by exact name only: no valid name looks like an id
+    (config.validate_name), so a VM named like another's id can never be taken for it."""
+    if looks_like_id(ident):
+        vm = VM.get_or_none(VM.id == ident.lower())
+        if vm is None:
+            raise NotFoundError(f"no VM with id {ident!r}")
+        return vm
+    vm = VM.get_or_none(VM.name == ident)
     if vm is None:
-        raise NotFoundError(f"no VM named {ident!r}")
+        raise NotFoundError(f"no VM named {clip(ident)}")
     return vm
 
 

@@ -11,6 +11,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from .ids import looks_like_id
+
 SCHEMA_VERSION = 2
 
 
@@ -23,8 +25,11 @@ def read_row(db: Path, ident: str, columns: tuple[str, ...]) -> dict[str, Any] |
     try:
         if con.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             return None
-        row = con.execute(f"SELECT {cols} FROM vm WHERE name = ?", (ident,)).fetchone()
-        row = row or con.execute(f"SELECT {cols} FROM vm WHERE id = ?", (ident,)).fetchone()
+        # The store's rule (store.find): an id-shaped ident is an id, anything else a name.
+        if looks_like_id(ident):
+            row = con.execute(f"SELECT {cols} FROM vm WHERE id = ?", (ident.lower(),)).fetchone()
+        else:
+            row = con.execute(f"SELECT {cols} FROM vm WHERE name = ?", (ident,)).fetchone()
     except sqlite3.Error:
         return None
     finally:

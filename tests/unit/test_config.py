@@ -74,7 +74,23 @@ def test_bad_names(name: Any) -> None:
         validate_name(name)
 
 
-@pytest.mark.parametrize("name", ["a", "web-1", "db_2.test", "X" * 63])
+@pytest.mark.parametrize("name", ["web-1\n", "a\n"])
+def test_a_trailing_newline_is_not_part_of_a_valid_name(name: str) -> None:
+    with pytest.raises(ConfigError, match="invalid VM name"):
+        validate_name(name)
+
+
+@pytest.mark.parametrize("name", ["deadbeef", "0123abcd", "12345678", "DEADBEEF", "DeadBeef"])
+def test_names_shaped_like_an_id_are_refused(name: str) -> None:
+    # A VM named like another VM's id would be taken for it (`rm ID --delete-disks`).
+    with pytest.raises(ConfigError, match=f"invalid VM name '{name}': 8 hex digits") as err:
+        validate_name(name)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["a", "web-1", "db_2.test", "X" * 63, "deadbee", "deadbeef0", "deadbeeg", "dead-bee"]
+)
 def test_good_names(name: str) -> None:
     assert validate_name(name) == name
 

@@ -89,6 +89,21 @@ def test_find_by_name_then_id(db: Path) -> None:
         store.find("zz")
 
 
+def test_an_id_shaped_ident_is_only_ever_an_id(db: Path) -> None:
+    from maqet_tui.store_lite import read_row
+
+    a, b = store.insert_vm("a", {}), store.insert_vm("b", {})
+    # A row from before names were checked: b is named like a's id.
+    store.VM.update(name=a.id).where(store.VM.id == b.id).execute()
+    for ident in (a.id, a.id.upper()):
+        assert store.find(ident).id == a.id
+        assert read_row(db, ident, ("id", "name")) == {"id": a.id, "name": "a"}
+    assert store.find(b.id).name == a.id
+    with pytest.raises(NotFoundError, match="no VM with id '0badf00d'"):
+        store.find("0badf00d")
+    assert read_row(db, "0badf00d", ("id",)) is None
+
+
 def test_guarded_update_only_for_recorded_runner(db: Path) -> None:
     vm = store.insert_vm("a", {})
     store.update_vm(vm.id, status="starting")
