@@ -24,22 +24,47 @@ MAX_MEMORY_MIB = 1024 * 1024
 MAX_CPUS = 256
 MAX_STRING = 4096
 # Options that would take away what the runner must own alone: the monitor, the serial port, the
-# process lifetime and its identity. Users pass anything else through `qemu_args`.
+# process lifetime, its identity and where QEMU writes. Refused by name, in any spelling QEMU
+# accepts (`-opt`, `--opt`; `-opt=value` too). Users pass anything else through `qemu_args`.
 RESERVED_OPTIONS = frozenset(
     {
-        "-daemonize",
+        # the monitor and the serial port (the runner's QMP link is the only monitor)
         "-qmp",
         "-qmp-pretty",
         "-monitor",
         "-mon",
         "-serial",
+        # a config file can add monitors and chardevs, -set can rewrite ours, -add-fd can
+        # hand the runner's inherited fds to something else
+        "-readconfig",
+        "-writeconfig",
+        "-set",
+        "-add-fd",
+        # code and files outside the definition: plugins are shared objects loaded into QEMU;
+        # -D and -trace file= move QEMU's log away from the runner's log, qtest adds a control
+        # channel and a log file
+        "-plugin",
+        "-D",
+        "-trace",
+        "-qtest",
+        "-qtest-log",
+        # the process: lifetime, identity, ownership
+        "-daemonize",
         "-pidfile",
         "-name",
         "-runas",
         "-chroot",
+        "-run-with",
         "-incoming",
     }
 )
+# Allowed on purpose: `-d ITEMS` only chooses what QEMU logs; with -D refused that output can only
+# go to QEMU's stderr, which the runner already copies into the VM's log (`logs`), and it opens no
+# file, monitor or chardev (`-d trace:PATTERN` is how to trace). `-sandbox` only narrows the
+# syscalls QEMU itself may make; at worst QEMU refuses to start and says why.
+# A legacy chardev spec starting with `mon:` (-parallel, -virtioconsole, -debugcon and the like)
+# multiplexes a human monitor onto that chardev, so such a value is refused wherever it appears.
+MONITOR_PREFIX = "mon:"
 DEFAULTS: dict[str, Any] = {
     "binary": "qemu-system-x86_64",
     "machine": "q35",
@@ -103,6 +128,22 @@ def _path(key: str, value: object, base: Path | None, check_exists: bool) -> str
     if check_exists:
         require_existing(key, p, "file")
     return str(p)
+
+
+def _check_qemu_args(args: list[str]) -> None:
+    for a in args:
+        # QEMU takes `--opt` for `-opt`; `-opt=value` is refused too rather than guessed at.
+        opt = "-" + a.lstrip("-").split("=", 1)[0] if a.startswith("-") else None
+        if opt in RESERVED_OPTIONS:
+            given = "" if a == opt else f" (given as {clip(a)})"
+            raise ConfigError(
+                f"qemu_args: {opt!r}{given} is managed by maqet-tui and cannot be passed"
+            )
+        value = a.split("=", 1)[1] if opt and "=" in a else a
+        if value.startswith(MONITOR_PREFIX):
+            raise ConfigError(
+                f"qemu_args: {clip(a)} would add a monitor (the runner owns the only one)"
+            )
 
 
 @dataclass(frozen=True)
@@ -174,12 +215,7 @@ class VMConfig:
         if not isinstance(qargs, list):
             raise ConfigError(f"qemu_args: expected a list, got {type(qargs).__name__}")
         qemu_args = [_text(f"qemu_args[{i}]", a) for i, a in enumerate(qargs)]
-        for a in qemu_args:
-            opt = "-" + a.lstrip("-").split("=", 1)[0] if a.startswith("-") else None
-            if opt in RESERVED_OPTIONS:
-                raise ConfigError(
-                    f"qemu_args: {clip(a)} is managed by maqet-tui and cannot be passed"
-                )
+        _check_qemu_args(qemu_args)
         return cls(
             binary=binary,
             machine=machine,

@@ -89,6 +89,15 @@ INLINE_BOMB = "[" + ", ".join(ln[4:] for ln in ALIAS_BOMB.splitlines()[1:]) + "]
         (("add", "deadbeef"), "error: invalid VM name 'deadbeef': 8 hex digits is the form of"),
         (("add", "CAFE0123"), "error: invalid VM name 'CAFE0123': 8 hex digits is the form of"),
         (("show", "0badf00d"), "error: no VM with id '0badf00d'"),
+        (
+            ("add", "x", "--qemu-arg=--readconfig=/etc/q.cfg"),
+            "error: qemu_args: '-readconfig' (given as '--readconfig=/etc/q.cfg') is managed",
+        ),
+        (("add", "x", "--qemu-arg=-D", "--qemu-arg=/tmp/q.log"), "error: qemu_args: '-D' is"),
+        (
+            ("add", "x", "--qemu-arg=-parallel", "--qemu-arg=mon:stdio"),
+            "error: qemu_args: 'mon:stdio' would add a monitor",
+        ),
         (("set", "a", "memory=" + "9" * 5000), "error: memory: not valid YAML (a number or a"),
         (("set", "a", "cpus=" + INLINE_BOMB), "error: cpus: expands to more than 10000 values"),
         (("set", "a", "x\ny=1"), "error: unknown key: 'x\\ny'"),
