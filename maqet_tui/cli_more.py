@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli import _manager
-from .errors import ConfigError
+from .errors import ConfigError, clip
 
 Cmd = Callable[[str, str], argparse.ArgumentParser]
 
@@ -51,17 +51,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:
-    import yaml  # only here: it costs ~12 ms, and every CLI command loads this module
+    from . import yaml_bounded  # only here: yaml costs ~12 ms, and every CLI command loads this
 
     changes: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"{item!r} is not KEY=VALUE")
-        try:
-            changes[key] = yaml.safe_load(value) if value else None
-        except yaml.YAMLError:
-            raise ConfigError(f"{key}: {value!r} is not a valid value") from None
+            raise ConfigError(f"{clip(item)} is not KEY=VALUE")
+        where = key[:40] if key.isprintable() else clip(key, 40)
+        changes[key] = yaml_bounded.parse(value, where) if value else None
     return changes
 
 

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .disks import disk_args, normalize_disk, normalize_share, share_args
-from .errors import ConfigError
+from .disks import disk_args, normalize_disk, normalize_share, require_existing, share_args
+from .errors import ConfigError, clip, key_list
+from .ids import looks_like_id
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ACCELS = ("auto", "kvm", "tcg")
@@ -23,22 +24,47 @@ MAX_MEMORY_MIB = 1024 * 1024
 MAX_CPUS = 256
 MAX_STRING = 4096
 # Options that would take away what the runner must own alone: the monitor, the serial port, the
-# process lifetime and its identity. Users pass anything else through `qemu_args`.
+# process lifetime, its identity and where QEMU writes. Refused by name, in any spelling QEMU
+# accepts (`-opt`, `--opt`; `-opt=value` too). Users pass anything else through `qemu_args`.
 RESERVED_OPTIONS = frozenset(
     {
-        "-daemonize",
+        # the monitor and the serial port (the runner's QMP link is the only monitor)
         "-qmp",
         "-qmp-pretty",
         "-monitor",
         "-mon",
         "-serial",
+        # a config file can add monitors and chardevs, -set can rewrite ours, -add-fd can
+        # hand the runner's inherited fds to something else
+        "-readconfig",
+        "-writeconfig",
+        "-set",
+        "-add-fd",
+        # code and files outside the definition: plugins are shared objects loaded into QEMU;
+        # -D and -trace file= move QEMU's log away from the runner's log, qtest adds a control
+        # channel and a log file
+        "-plugin",
+        "-D",
+        "-trace",
+        "-qtest",
+        "-qtest-log",
+        # the process: lifetime, identity, ownership
+        "-daemonize",
         "-pidfile",
         "-name",
         "-runas",
         "-chroot",
+        "-run-with",
         "-incoming",
     }
 )
+# Allowed on purpose: `-d ITEMS` only chooses what QEMU logs; with -D refused that output can only
+# go to QEMU's stderr, which the runner already copies into the VM's log (`logs`), and it opens no
+# file, monitor or chardev (`-d trace:PATTERN` is how to trace). `-sandbox` only narrows the
+# syscalls QEMU itself may make; at worst QEMU refuses to start and says why.
+# A legacy chardev spec starting with `mon:` (-parallel, -virtioconsole, -debugcon and the like)
+# multiplexes a human monitor onto that chardev, so such a value is refused wherever it appears.
+MONITOR_PREFIX = "mon:"
 DEFAULTS: dict[str, Any] = {
     "binary": "qemu-system-x86_64",
     "machine": "q35",
@@ -55,10 +81,14 @@ DEFAULTS: dict[str, Any] = {
 
 
 def validate_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ConfigError(
-            f"invalid VM name {name!r}: use 1-63 letters, digits, '.', '_' or '-', "
+            f"invalid VM name {clip(name)}: use 1-63 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
+        )
+    if looks_like_id(name):
+        raise ConfigError(
+            f"invalid VM name {name!r}: 8 hex digits is the form of a VM id, so it cannot be a name"
         )
     return name
 
@@ -71,18 +101,18 @@ def _text(key: str, value: object, *, allow_dash: bool = True) -> str:
     if "\0" in value or "\n" in value:
         raise ConfigError(f"{key}: must not contain NUL or newline characters")
     if not allow_dash and value.startswith("-"):
-        raise ConfigError(f"{key}: {value!r} must not start with '-'")
+        raise ConfigError(f"{key}: {clip(value)} must not start with '-'")
     return value
 
 
 def _int(key: str, value: object, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and re.fullmatch(r"\d{1,18}", value.strip(), re.ASCII):
             value = int(value)
         else:
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {clip(value)}")
     if not lo <= value <= hi:
-        raise ConfigError(f"{key}: {value} is out of range ({lo}..{hi})")
+        raise ConfigError(f"{key}: {clip(value)} is out of range ({lo}..{hi})")
     return value
 
 
@@ -94,10 +124,26 @@ def _path(key: str, value: object, base: Path | None, check_exists: bool) -> str
     p = Path(os.path.normpath(p))
     if "," in str(p):
         # QEMU option syntax splits on commas; a path with one would need escaping everywhere.
-        raise ConfigError(f"{key}: path {str(p)!r} must not contain a comma")
-    if check_exists and not p.is_file():
-        raise ConfigError(f"{key}: file {str(p)!r} does not exist")
+        raise ConfigError(f"{key}: path {clip(str(p))} must not contain a comma")
+    if check_exists:
+        require_existing(key, p, "file")
     return str(p)
+
+
+def _check_qemu_args(args: list[str]) -> None:
+    for a in args:
+        # QEMU takes `--opt` for `-opt`; `-opt=value` is refused too rather than guessed at.
+        opt = "-" + a.lstrip("-").split("=", 1)[0] if a.startswith("-") else None
+        if opt in RESERVED_OPTIONS:
+            given = "" if a == opt else f" (given as {clip(a)})"
+            raise ConfigError(
+                f"qemu_args: {opt!r}{given} is managed by maqet-tui and cannot be passed"
+            )
+        value = a.split("=", 1)[1] if opt and "=" in a else a
+        if value.startswith(MONITOR_PREFIX):
+            raise ConfigError(
+                f"qemu_args: {clip(a)} would add a monitor (the runner owns the only one)"
+            )
 
 
 @dataclass(frozen=True)
@@ -130,19 +176,19 @@ class VMConfig:
         """
         if not isinstance(data, Mapping):
             raise ConfigError("VM definition must be a mapping of keys to values")
-        unknown = sorted(set(data) - set(DEFAULTS))
+        unknown = set(data) - set(DEFAULTS)
         if unknown:
-            raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+            raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''}: {key_list(unknown)}")
         d = {**DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
         binary = _text("binary", d["binary"], allow_dash=False)
         if "/" in binary:
             binary = _path("binary", binary, base, check_files)
         machine = _text("machine", d["machine"], allow_dash=False)
         if not re.match(r"^[A-Za-z0-9._-]+$", machine):
-            raise ConfigError(f"machine: invalid machine type {machine!r}")
+            raise ConfigError(f"machine: invalid machine type {clip(machine)}")
         accel = d["accel"]
         if accel not in ACCELS:
-            raise ConfigError(f"accel: {accel!r} is not one of {', '.join(ACCELS)}")
+            raise ConfigError(f"accel: {clip(accel)} is not one of {', '.join(ACCELS)}")
         kernel = _path("kernel", d["kernel"], base, check_files) if d["kernel"] else None
         initrd = _path("initrd", d["initrd"], base, check_files) if d["initrd"] else None
         if initrd and not kernel:
@@ -169,10 +215,7 @@ class VMConfig:
         if not isinstance(qargs, list):
             raise ConfigError(f"qemu_args: expected a list, got {type(qargs).__name__}")
         qemu_args = [_text(f"qemu_args[{i}]", a) for i, a in enumerate(qargs)]
-        for a in qemu_args:
-            opt = "-" + a.lstrip("-").split("=", 1)[0] if a.startswith("-") else None
-            if opt in RESERVED_OPTIONS:
-                raise ConfigError(f"qemu_args: {a!r} is managed by maqet-tui and cannot be passed")
+        _check_qemu_args(qemu_args)
         return cls(
             binary=binary,
             machine=machine,

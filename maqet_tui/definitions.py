@@ -9,7 +9,7 @@ from typing import Any
 from . import peer_yaml, store
 from .config import VMConfig, validate_name
 from .disks import check_size, create_qcow2
-from .errors import ConfigError, MaqetError
+from .errors import ConfigError, MaqetError, clip
 from .manager import Manager
 
 
@@ -31,7 +31,9 @@ def add_with_disks(
     for d in new_disks:
         check_size(d.size)
         if d.backing_file and not Path(d.backing_file).is_file():
-            raise ConfigError(f"storage {d.name!r}: backing file {d.backing_file!r} does not exist")
+            raise ConfigError(
+                f"storage {clip(d.name)}: backing file {clip(d.backing_file)} does not exist"
+            )
     VMConfig.from_dict(config)  # everything but the disks still to be created
     vm = manager.add(vm_name, config)
     created: list[Path] = []

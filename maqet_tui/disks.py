@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, MaqetError
+from .errors import ConfigError, MaqetError, clip, key_list
 
 FORMATS = ("qcow2", "raw")
 INTERFACES = ("virtio", "ide", "sata", "none")
@@ -30,30 +30,40 @@ def _check_path(key: str, value: object, base: Path | None, must_exist: bool, ki
     if not isinstance(value, str) or not value or "\0" in value or "\n" in value:
         raise ConfigError(f"{key}: expected a path")
     if value.startswith("-"):
-        raise ConfigError(f"{key}: {value!r} must not start with '-'")
+        raise ConfigError(f"{key}: {clip(value)} must not start with '-'")
     p = Path(value).expanduser()
     if not p.is_absolute():
         p = (base or Path.cwd()) / p
     p = Path(os.path.normpath(p))
     if "," in str(p):
-        raise ConfigError(f"{key}: path {str(p)!r} must not contain a comma")
-    if must_exist and kind == "file" and not p.is_file():
-        raise ConfigError(f"{key}: file {str(p)!r} does not exist")
-    if must_exist and kind == "dir" and not p.is_dir():
-        raise ConfigError(f"{key}: directory {str(p)!r} does not exist")
+        raise ConfigError(f"{key}: path {clip(str(p))} must not contain a comma")
+    if must_exist:
+        require_existing(key, p, kind)
     return str(p)
 
 
+def require_existing(key: str, p: Path, kind: str) -> None:
+    """`p` is an existing file (or directory); a name too long or a directory we may not search
+    is reported as such rather than escaping as an OSError."""
+    try:
+        found = p.is_dir() if kind == "dir" else p.is_file()
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot use {clip(str(p))}: {exc.strerror}") from None
+    if not found:
+        what = "directory" if kind == "dir" else "file"
+        raise ConfigError(f"{key}: {what} {clip(str(p))} does not exist")
+
+
 def _refuse_unknown(key: str, entry: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(entry) - allowed)
+    unknown = set(entry) - allowed
     if unknown:
         plural = "s" if len(unknown) > 1 else ""
-        raise ConfigError(f"{key}: unknown key{plural} {', '.join(unknown)}")
+        raise ConfigError(f"{key}: unknown key{plural} {key_list(unknown)}")
 
 
 def _one_of(key: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+        raise ConfigError(f"{key}: {clip(value)} is not one of {', '.join(choices)}")
     return str(value)
 
 
@@ -123,7 +133,7 @@ def _qemu_img(*args: str) -> str:
 def check_size(size: object) -> str:
     text = str(size).strip()
     if isinstance(size, bool) or not SIZE_RE.match(text):
-        raise ConfigError(f"size: {size!r} is not a size like 512M or 20G")
+        raise ConfigError(f"size: {clip(size)} is not a size like 512M or 20G")
     return text.upper()
 
 

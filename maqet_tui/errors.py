@@ -2,6 +2,42 @@
 
 from __future__ import annotations
 
+import reprlib
+from collections.abc import Iterable
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+
+
+def clip(value: object, limit: int = 60) -> str:
+    """`repr(value)` for an error message, never longer than about `limit` characters.
+
+    Messages quote what the user gave; a value may be a megabyte string or a structure built from
+    YAML aliases, so the quote is taken from a bounded prefix and never from the whole value.
+    """
+    if isinstance(value, str):
+        text = repr(value[:limit])
+        return text if len(value) <= limit else f"{text}... ({len(value)} characters)"
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def key_list(keys: Iterable[object]) -> str:
+    """Keys a message names (unknown ones): sorted, each cut short, the first five."""
+    names = sorted(_key(k) for k in keys)
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str):
+        return clip(key, 40)
+    return key[:40] if key[:40].isprintable() else clip(key, 40)
+
 
 class MaqetError(Exception):
     """Base class: the message is shown to the user as is, so it must name the VM or the bad value."""

@@ -25,7 +25,16 @@ from typing import Any
 
 from . import ipc_client, rows
 from .config import VMConfig, build_argv
-from .errors import ConfigError, IPCError, NotFoundError, StartError, StateError, TimeoutError_
+from .errors import (
+    ConfigError,
+    IPCError,
+    NotFoundError,
+    StartError,
+    StateError,
+    TimeoutError_,
+    clip,
+)
+from .ids import looks_like_id
 from .liveness import LIVE, find_runner, is_runner_of
 from .paths import Paths
 from .procs import is_alive, signal_if_same, start_time, wait_gone
@@ -59,7 +68,8 @@ def open_rows(paths: Paths) -> sqlite3.Connection:
 def _find(con: sqlite3.Connection, ident: str) -> dict[str, Any]:
     row = rows.find(con, ident)
     if row is None:
-        raise NotFoundError(f"no VM named {ident!r}")
+        what = "with id" if looks_like_id(ident) else "named"
+        raise NotFoundError(f"no VM {what} {clip(ident)}")
     return row
 
 

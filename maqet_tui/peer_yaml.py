@@ -15,10 +15,11 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from . import yaml_bounded
+from .errors import ConfigError, clip, key_list
 
 TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
-MAX_FILE = 1 << 20
+MAX_FILE = yaml_bounded.MAX_FILE
 PATH_ARGS = ("kernel", "initrd")
 STORAGE_TYPES = ("qcow2", "raw", "virtfs")
 STORAGE_KEYS = {
@@ -48,18 +49,13 @@ def _load_one(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     if len(raw) > MAX_FILE:
         raise ConfigError(f"{path}: larger than {MAX_FILE} bytes")
-    try:
-        data = yaml.safe_load(raw) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    data = yaml_bounded.parse(raw, path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    unknown = sorted(set(data) - TOP_KEYS)
+    unknown = set(data) - TOP_KEYS
     if unknown:
         raise ConfigError(
-            f"{path}: unsupported key{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}"
+            f"{path}: unsupported key{'s' if len(unknown) > 1 else ''}: {key_list(unknown)}"
         )
     return _resolve_paths(data, path.parent)
 
@@ -142,15 +138,15 @@ def load(paths: list[Path]) -> dict[str, Any]:
 def _memory_mib(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    m = re.fullmatch(r"\s*(\d+)\s*([MGT]?)i?B?\s*", str(value), re.IGNORECASE)
+    m = re.fullmatch(r"\s*(\d{1,15})\s*([MGT]?)i?B?\s*", str(value), re.IGNORECASE | re.ASCII)
     if not m:
-        raise ConfigError(f"memory: {value!r} is not a size like 512M or 2G")
+        raise ConfigError(f"memory: {clip(value)} is not a size like 512M or 2G")
     return int(m.group(1)) * {"": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[m.group(2).upper()]
 
 
 def _scalar(key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ConfigError(f"arguments: value of {key!r} must be a scalar or a mapping")
+        raise ConfigError(f"arguments: value of {clip(key)} must be a scalar or a mapping")
     return str(value)
 
 
@@ -161,7 +157,7 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
     elif isinstance(item, dict) and len(item) == 1:
         key, value = next(iter(item.items()))
     else:
-        raise ConfigError(f"arguments: {item!r} must be a string or a one-key mapping")
+        raise ConfigError(f"arguments: {clip(item)} must be a string or a one-key mapping")
     key = str(key).lstrip("-")
     if isinstance(value, dict):
         value = ",".join(f"{k}={_scalar(key, v)}" for k, v in value.items())
@@ -170,8 +166,8 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
     elif key == "m":
         cfg["memory"] = _memory_mib(value)
     elif key == "smp":
-        if not re.fullmatch(r"\d+", str(value)):
-            raise ConfigError(f"arguments: smp {value!r} is not supported (only a CPU count)")
+        if not re.fullmatch(r"\d{1,9}", str(value), re.ASCII):
+            raise ConfigError(f"arguments: smp {clip(value)} is not supported (only a CPU count)")
         cfg["cpus"] = int(str(value))
     elif key == "enable-kvm":
         cfg["accel"] = "kvm"
@@ -184,7 +180,7 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
             if opt.startswith("accel="):
                 cfg["accel"] = opt.split("=", 1)[1]
             else:
-                raise ConfigError(f"arguments: machine option {opt!r} is not supported")
+                raise ConfigError(f"arguments: machine option {clip(opt)} is not supported")
     else:
         cfg.setdefault("qemu_args", []).append(f"-{key}")
         if value is not None:
@@ -203,7 +199,7 @@ def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Ne
     display = data.get("display")
     if display not in (None, "none"):
         raise ConfigError(
-            f"display: {display!r} is not supported (VMs run headless; "
+            f"display: {clip(display)} is not supported (VMs run headless; "
             "add e.g. {vnc: ':1'} to arguments for a remote display)"
         )
     if data.get("vga") is not None:
@@ -230,13 +226,18 @@ def _storage(storage: Any, cfg: dict[str, Any]) -> list[NewDisk]:
             raise ConfigError(f"{where}: every entry needs a name")
         kind = entry.get("type")
         if kind not in STORAGE_TYPES:
-            raise ConfigError(f"{where}.type: {kind!r} is not one of {', '.join(STORAGE_TYPES)}")
-        unknown = sorted(set(entry) - STORAGE_KEYS[kind])
+            raise ConfigError(
+                f"{where}.type: {clip(kind)} is not one of {', '.join(STORAGE_TYPES)}"
+            )
+        unknown = set(entry) - STORAGE_KEYS[kind]
         if unknown:
             raise ConfigError(
                 f"{where}: unsupported key{'s' if len(unknown) > 1 else ''} for "
-                f"{kind}: {', '.join(unknown)}"
+                f"{kind}: {key_list(unknown)}"
             )
+        for k in ("file", "path", "backing_file"):
+            if k in entry and not isinstance(entry[k], str):
+                raise ConfigError(f"{where}.{k}: expected a path")
         if kind == "virtfs":
             cfg.setdefault("shares", []).append(
                 {

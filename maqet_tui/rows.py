@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import secrets
 import sqlite3
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
+from .ids import looks_like_id
 
 SCHEMA_VERSION = 3
 EVENTS_KEPT_PER_VM = 300
@@ -44,7 +44,6 @@ COLUMNS = (
     "owner_pid",
     "owner_started",
 )
-ID_RE = re.compile(r"^[0-9a-f]{8}$")
 CLEARED = {
     "qemu_pid": None,
     "runner_pid": None,
@@ -135,12 +134,10 @@ def get(con: sqlite3.Connection, vm_id: str) -> dict[str, Any] | None:
 
 
 def find(con: sqlite3.Connection, ident: str) -> dict[str, Any] | None:
-    """An id-shaped `ident` is looked up as an id (a name never shadows an id); anything else is a
-    name. Names shaped like ids are refused at `add`; an older one is still found by name."""
-    if ID_RE.match(ident):
-        row = get(con, ident)
-        if row is not None:
-            return row
+    """An id-shaped `ident` by id only, anything else by exact name only (as store.find): no
+    valid name looks like an id, so one VM can never be taken for another."""
+    if looks_like_id(ident):
+        return get(con, ident.lower())
     return _row(con.execute(f"{_SELECT} WHERE name = ?", (ident,)))
 
 

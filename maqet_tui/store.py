@@ -20,7 +20,8 @@ from typing import Any
 import peewee as pw
 
 from . import rows
-from .errors import NotFoundError, StoreError
+from .errors import NotFoundError, StoreError, clip
+from .ids import looks_like_id
 
 SCHEMA_VERSION = rows.SCHEMA_VERSION
 EVENTS_KEPT_PER_VM = rows.EVENTS_KEPT_PER_VM
@@ -185,13 +186,16 @@ def new_id() -> str:
 
 
 def find(ident: str) -> VM:
-    """An id-shaped ident by id (a name never shadows an id), anything else by name."""
-    vm = None
-    if rows.ID_RE.match(ident):
-        vm = VM.get_or_none(VM.id == ident)
-    vm = vm or VM.get_or_none(VM.name == ident)
+    """An id-shaped ident by id only, any other by exact name only: no valid name looks like an id
+    (config.validate_name), so a VM named like another's id can never be taken for it."""
+    if looks_like_id(ident):
+        vm = VM.get_or_none(VM.id == ident.lower())
+        if vm is None:
+            raise NotFoundError(f"no VM with id {ident!r}")
+        return vm
+    vm = VM.get_or_none(VM.name == ident)
     if vm is None:
-        raise NotFoundError(f"no VM named {ident!r}")
+        raise NotFoundError(f"no VM named {clip(ident)}")
     return vm
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from maqet_tui.manager import Manager
-from tests.helpers import Env, run_cli
+from tests.helpers import ALIAS_BOMB, Env, run_cli
 
 CONTRACT_FIELDS = {
     "id",
@@ -64,6 +66,10 @@ def test_start_qmp_pause_resume_stop_through_cli(env: Env, manager: Manager) -> 
     assert log.returncode == 0 and "final status stopped" in log.stdout
 
 
+# The alias bomb as one flow sequence, for `set KEY=VALUE` (VALUE is YAML).
+INLINE_BOMB = "[" + ", ".join(ln[4:] for ln in ALIAS_BOMB.splitlines()[1:]) + "]"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -80,6 +86,21 @@ def test_start_qmp_pause_resume_stop_through_cli(env: Env, manager: Manager) -> 
         (("qmp", "a", "query-status", "[1]"), "error: ARGUMENTS_JSON must be a JSON object"),
         (("pause", "a"), "error: VM 'a' is not running (status: stopped)"),
         (("add", "a"), "error: a VM named 'a' already exists"),
+        (("add", "deadbeef"), "error: invalid VM name 'deadbeef': 8 hex digits is the form of"),
+        (("add", "CAFE0123"), "error: invalid VM name 'CAFE0123': 8 hex digits is the form of"),
+        (("show", "0badf00d"), "error: no VM with id '0badf00d'"),
+        (
+            ("add", "x", "--qemu-arg=--readconfig=/etc/q.cfg"),
+            "error: qemu_args: '-readconfig' (given as '--readconfig=/etc/q.cfg') is managed",
+        ),
+        (("add", "x", "--qemu-arg=-D", "--qemu-arg=/tmp/q.log"), "error: qemu_args: '-D' is"),
+        (
+            ("add", "x", "--qemu-arg=-parallel", "--qemu-arg=mon:stdio"),
+            "error: qemu_args: 'mon:stdio' would add a monitor",
+        ),
+        (("set", "a", "memory=" + "9" * 5000), "error: memory: not valid YAML (a number or a"),
+        (("set", "a", "cpus=" + INLINE_BOMB), "error: cpus: expands to more than 10000 values"),
+        (("set", "a", "x\ny=1"), "error: unknown key: 'x\\ny'"),
     ],
 )
 def test_errors_are_one_line_exit_1_and_change_nothing(
@@ -92,6 +113,39 @@ def test_errors_are_one_line_exit_1_and_change_nothing(
     assert out.stderr.startswith(message) and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
     assert manager.list() == before
+
+
+def test_an_id_is_never_taken_for_a_vm_named_like_it(env: Env, manager: Manager) -> None:
+    assert run_cli(env, "add", "a", "--accel", "tcg", "--new-disk", "16M").returncode == 0
+    assert run_cli(env, "add", "b", "--accel", "tcg", "--new-disk", "16M").returncode == 0
+    a, b = manager.get("a"), manager.get("b")
+    disk_a, disk_b = (Path(vm["config"]["disks"][0]["file"]) for vm in (a, b))
+    # `add` refuses such a name now; a row written before it did can still carry one.
+    con = sqlite3.connect(manager.paths.db)
+    con.execute("UPDATE vm SET name = ? WHERE id = ?", (a["id"], b["id"]))
+    con.commit()
+    con.close()
+    out = run_cli(env, "rm", a["id"], "--delete-disks")
+    assert out.returncode == 0 and out.stdout == "removed a\n", out
+    assert not disk_a.exists() and disk_b.is_file()
+    assert [vm["id"] for vm in manager.list()] == [b["id"]]
+    assert json.loads(run_cli(env, "show", b["id"], "--json").stdout)["name"] == a["id"]
+    assert run_cli(env, "rm", b["id"].upper(), "--delete-disks").returncode == 0
+    assert manager.list() == [] and not disk_b.exists()
+
+
+@pytest.mark.parametrize(
+    "text", [ALIAS_BOMB, f"memory: '{'x' * 1_000_000}'\n"], ids=["bomb", "1MB"]
+)
+def test_hostile_definition_files_are_short_errors(
+    env: Env, manager: Manager, tmp_path: Path, text: str
+) -> None:
+    f = tmp_path / "vm.yaml"
+    f.write_text(text)
+    out = run_cli(env, "add", "v", "--from", str(f))
+    assert out.returncode == 1 and out.stderr.startswith("error: ")
+    assert out.stderr.count("\n") == 1 and len(out.stderr.replace(str(f), "")) < 200, out.stderr
+    assert "internal error" not in out.stderr and manager.list() == []
 
 
 def test_usage_errors_exit_2(env: Env, manager: Manager) -> None:

@@ -143,6 +143,7 @@ def test_round_trip_is_lossless(manager: Manager, tmp_path: Path, env: Env) -> N
         ("storage: [{type: raw, file: x}]\n", "every entry needs a name"),
         ("storage: [{name: s, type: qcow2}]\n", "needs a size"),
         ("arguments: [{qmp: 'tcp::4444'}]\n", "qemu_args: '-qmp' is managed"),
+        ("arguments: [{readconfig: /etc/q.cfg}]\n", "qemu_args: '-readconfig' is managed"),
         ("arguments: [{machine: 'q35,usb=on'}]\n", "machine option 'usb=on'"),
         ("arguments: [{smp: 'cores=2'}]\n", "smp 'cores=2' is not supported"),
         ("memory: lots\n", "memory: 'lots'"),

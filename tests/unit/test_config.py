@@ -74,9 +74,74 @@ def test_bad_names(name: Any) -> None:
         validate_name(name)
 
 
-@pytest.mark.parametrize("name", ["a", "web-1", "db_2.test", "X" * 63])
+@pytest.mark.parametrize("name", ["web-1\n", "a\n"])
+def test_a_trailing_newline_is_not_part_of_a_valid_name(name: str) -> None:
+    with pytest.raises(ConfigError, match="invalid VM name"):
+        validate_name(name)
+
+
+@pytest.mark.parametrize("name", ["deadbeef", "0123abcd", "12345678", "DEADBEEF", "DeadBeef"])
+def test_names_shaped_like_an_id_are_refused(name: str) -> None:
+    # A VM named like another VM's id would be taken for it (`rm ID --delete-disks`).
+    with pytest.raises(ConfigError, match=f"invalid VM name '{name}': 8 hex digits") as err:
+        validate_name(name)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["a", "web-1", "db_2.test", "X" * 63, "deadbee", "deadbeef0", "deadbeeg", "dead-bee"]
+)
 def test_good_names(name: str) -> None:
     assert validate_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["-readconfig", "/etc/q.cfg"], "-readconfig"),
+        (["--readconfig", "/etc/q.cfg"], "-readconfig"),
+        (["-readconfig=/etc/q.cfg"], "-readconfig"),
+        (["--readconfig=/etc/q.cfg"], "-readconfig"),
+        (["-writeconfig", "/tmp/out.cfg"], "-writeconfig"),
+        (["-set", "chardev.maqet-qmp.path=/tmp/m"], "-set"),
+        (["-add-fd", "fd=3,set=2"], "-add-fd"),
+        (["-plugin", "file=/tmp/evil.so"], "-plugin"),
+        (["-D", "/tmp/qemu.log"], "-D"),
+        (["--D=/tmp/qemu.log"], "-D"),
+        (["-trace", "enable=*,file=/tmp/trace"], "-trace"),
+        (["-qtest", "unix:/tmp/qt"], "-qtest"),
+        (["-qtest-log", "/tmp/qt.log"], "-qtest-log"),
+        (["-run-with", "chroot=/srv"], "-run-with"),
+        (["-device", "virtio-rng-pci", "--chroot", "/srv"], "-chroot"),
+    ],
+)
+def test_reserved_options_are_refused_in_every_spelling(args: list[str], option: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        VMConfig.from_dict({"qemu_args": args})
+    message = str(err.value)
+    assert message.startswith(f"qemu_args: '{option}'") and "is managed by maqet-tui" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-parallel", "mon:stdio"],
+        ["-virtioconsole", "mon:unix:/tmp/hmp,server=on,wait=off"],
+        ["--debugcon=mon:stdio"],
+    ],
+)
+def test_a_multiplexed_monitor_is_refused(args: list[str]) -> None:
+    # A legacy chardev spec `mon:...` adds a human monitor beside the runner's: a second monitor.
+    with pytest.raises(ConfigError, match="would add a monitor"):
+        VMConfig.from_dict({"qemu_args": args})
+
+
+def test_debug_logging_and_sandbox_stay_allowed_but_not_a_log_file() -> None:
+    allowed = ["-d", "guest_errors,unimp", "-sandbox", "on", "-device", "virtio-rng-pci"]
+    assert VMConfig.from_dict({"qemu_args": allowed}).qemu_args == allowed
+    with pytest.raises(ConfigError, match="'-D' is managed"):
+        VMConfig.from_dict({"qemu_args": [*allowed, "-D", "/tmp/qemu.log"]})
 
 
 def test_relative_paths_resolve_against_base(tmp_path: Path, kernel: Path) -> None:

@@ -107,6 +107,26 @@ def _begin(vm_id: str, config: str | None = None) -> str | None:
         return rows.begin_start(store.db.connection(), vm_id, cfg, 1, None)
 
 
+def test_an_id_shaped_ident_is_only_ever_an_id(db: Path) -> None:
+    def read_row(db: Path, ident: str, cols: tuple[str, ...]) -> dict[str, Any] | None:
+        con = rows.connect(db)
+        assert con is not None
+        row = rows.find(con, ident)
+        con.close()
+        return None if row is None else {c: row[c] for c in cols}
+
+    a, b = store.insert_vm("a", {}), store.insert_vm("b", {})
+    # A row from before names were checked: b is named like a's id.
+    store.VM.update(name=a.id).where(store.VM.id == b.id).execute()
+    for ident in (a.id, a.id.upper()):
+        assert store.find(ident).id == a.id
+        assert read_row(db, ident, ("id", "name")) == {"id": a.id, "name": "a"}
+    assert store.find(b.id).name == a.id
+    with pytest.raises(NotFoundError, match="no VM with id '0badf00d'"):
+        store.find("0badf00d")
+    assert read_row(db, "0badf00d", ("id",)) is None
+
+
 def test_guarded_update_only_for_recorded_runner(db: Path) -> None:
     vm = store.insert_vm("a", {})
     token = _begin(vm.id)
