@@ -7,7 +7,10 @@ than the exchange itself. The TUI has its own asyncio client (`ipc_async`).
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import time
+from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,9 @@ from typing import Any
 from . import ipc_protocol as proto
 from . import unixsock
 from .errors import IPCError
+from .procs import process_state
+
+HEARTBEAT = 2.0  # seconds a runner may take to answer a ping before it counts as hung
 
 
 class IPCClient:
@@ -82,9 +88,46 @@ class IPCClient:
     def call(
         self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
     ) -> Any:
-        req_id = self.send(method, params)
+        return self.result(self.send(method, params), timeout)
+
+    def result(
+        self,
+        req_id: int,
+        timeout: float | None = None,
+        tick: Callable[[float], None] | None = None,
+    ) -> Any:
+        """The answer to `req_id` within `timeout`. While it is awaited the runner is pinged on
+        the same connection (it answers requests concurrently): one that does not answer a ping
+        within HEARTBEAT is hung (SIGSTOPped, wedged) and reported as such at once, naming its
+        pid and state, instead of after the whole timeout. `tick(waited)` is called about every
+        second of waiting (for progress messages)."""
+        start = time.monotonic()
+        deadline = start + (timeout if timeout is not None else self.timeout)
+        ping: tuple[int, float] | None = None
+        next_ping = start + HEARTBEAT
+        next_tick = start + 1.0
         while True:
-            msg = self.read_message(timeout)
+            now = time.monotonic()
+            if now >= deadline:
+                raise IPCError(f"runner at {self.path} did not answer in time", "timeout")
+            if ping is not None and now - ping[1] >= HEARTBEAT:
+                raise IPCError(self._unresponsive(), proto.UNRESPONSIVE)
+            if ping is None and now >= next_ping:
+                ping = (self.send("ping"), now)
+            if tick is not None and now >= next_tick:
+                tick(now - start)
+                next_tick = now + 1.0
+            wake = min(deadline, next_tick if tick else deadline)
+            wake = min(wake, ping[1] + HEARTBEAT if ping else next_ping)
+            try:
+                msg = self.read_message(max(0.01, wake - now))
+            except IPCError as exc:
+                if exc.code == "timeout":
+                    continue
+                raise
+            if ping is not None and msg.get("id") == ping[0]:
+                ping, next_ping = None, time.monotonic() + HEARTBEAT
+                continue
             if msg.get("id") != req_id or "event" in msg:
                 continue  # an event interleaved with our answer
             if "error" in msg:
@@ -94,6 +137,19 @@ class IPCClient:
                     text = f"{err['class']}: {text}"
                 raise IPCError(text, err.get("code", "error"))
             return msg.get("result")
+
+    def peer_pid(self) -> int | None:
+        try:
+            raw = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        except OSError:
+            return None
+        return int(struct.unpack("3i", raw)[0])
+
+    def _unresponsive(self) -> str:
+        pid = self.peer_pid()
+        if pid is None:
+            return f"the runner at {self.path} does not answer"
+        return f"the runner (pid {pid}) does not answer (process state: {process_state(pid)})"
 
 
 def call(

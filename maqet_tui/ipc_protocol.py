@@ -22,6 +22,9 @@ QMP_ERROR = "qmp-error"
 QEMU_TIMEOUT = "qemu-timeout"  # the runner is fine; QEMU did not answer it in time
 PERMISSION_DENIED = "permission-denied"
 INTERNAL = "internal-error"
+# Client side only (never on the wire): the runner accepted the request but answers not even a
+# ping (SIGSTOPped, wedged); callers that must finish (stop) kill it.
+UNRESPONSIVE = "unresponsive"
 
 
 def encode(obj: dict[str, Any]) -> bytes:

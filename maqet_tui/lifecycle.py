@@ -31,6 +31,7 @@ from .errors import (
     NotFoundError,
     StartError,
     StateError,
+    StoreError,
     TimeoutError_,
     clip,
 )
@@ -46,7 +47,7 @@ DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 3600.0
 STOP_GRACE = 5.0  # past the stop timeout: QEMU's quit (3 s), the kill, the final record
 REACH_PATIENCE = 2.0  # a runner rebinds a vanished socket within its store poll (0.25 s)
-UNREACHABLE = ("not-running", "closed", "timeout", "ipc-error")
+UNREACHABLE = ("not-running", "closed", "timeout", "ipc-error", "unresponsive")
 POLL = 0.02
 
 Progress = Callable[[str], None]
@@ -242,39 +243,32 @@ def _ask_stop(
     deadline: float,
     progress: Progress | None,
 ) -> dict[str, Any]:
-    client = _reach(con, row)
-    with client:
+    """The runner's answer to `stop`; a hung runner is found by the client's heartbeat."""
+    told = force or progress is None
+
+    def tick(waited: float) -> None:
+        nonlocal told
+        if not told:
+            assert progress is not None
+            progress(
+                f"waiting up to {timeout:g} s for the guest to power down "
+                "(then QEMU is told to quit, then killed; --force skips the wait)"
+            )
+            told = True
+
+    with _reach(con, row) as client:
         req = client.send("stop", {"force": force, "timeout": timeout})
-        told = force or progress is None
-        while True:
-            wait = deadline - time.monotonic()
-            if not told:
-                wait = min(wait, 1.0)
-            try:
-                msg = client.read_message(max(0.05, wait))
-            except IPCError as exc:
-                if exc.code == "timeout" and not told and time.monotonic() < deadline:
-                    assert progress is not None
-                    progress(
-                        f"waiting up to {timeout:g} s for {row['name']!r} to power down "
-                        "(then QEMU is told to quit, then killed; --force skips the wait)"
-                    )
-                    told = True
-                    continue
-                if exc.code == "timeout":
-                    raise IPCError(
-                        f"the runner of {row['name']!r} (pid {row['runner_pid']}) did not answer "
-                        f"within {timeout + STOP_GRACE:g} s",
-                        "timeout",
-                    ) from None
-                raise
-            if msg.get("id") != req or "event" in msg:
-                continue
-            if "error" in msg:
-                err = msg["error"]
-                raise IPCError(err.get("message", "error"), err.get("code", "error"))
-            result: dict[str, Any] = msg.get("result") or {}
-            return result
+        try:
+            result: dict[str, Any] = client.result(req, deadline - time.monotonic(), tick) or {}
+        except IPCError as exc:
+            if exc.code == "timeout":
+                raise IPCError(
+                    f"the runner of {row['name']!r} (pid {row['runner_pid']}) did not finish "
+                    f"the stop within {timeout + STOP_GRACE:g} s",
+                    "timeout",
+                ) from None
+            raise
+        return result
 
 
 def call(paths: Paths, vm_id: str, method: str, params: dict[str, Any], timeout: float) -> Any:
@@ -321,7 +315,11 @@ def _stop_unresponsive(
     if progress is not None:
         progress(f"{exc}; killing it and its QEMU")
     _kill_runner(row)
-    with rows.tx(con):
-        now = rows.get(con, row["id"])
-        if now is not None and now["status"] in LIVE and now["runner_pid"] == pid:
-            rows.record_end(con, now, "stopped", "runner unresponsive, killed")
+    try:
+        with rows.tx(con):
+            now = rows.get(con, row["id"])
+            if now is not None and now["status"] in LIVE and now["runner_pid"] == pid:
+                rows.record_end(con, now, "stopped", "runner unresponsive, killed")
+    except StoreError as err:  # stopped all the same; the next command records it (reconcile)
+        if progress is not None:
+            progress(f"stopped, but not recorded yet: {err}")

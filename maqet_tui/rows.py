@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import sqlite3
 import time
@@ -69,15 +70,18 @@ def connect(db: Path, busy_ms: int = BUSY_MS) -> sqlite3.Connection | None:
     the caller opens the store, which migrates, and asks again)."""
     if not db.exists():
         return None
-    con = sqlite3.connect(db, timeout=busy_ms / 1000, isolation_level=None)
+    try:
+        con = sqlite3.connect(db, timeout=busy_ms / 1000, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(explain(exc, db)) from None
     try:
         con.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
         if con.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             con.close()
             return None
-    except sqlite3.Error:
+    except sqlite3.Error as exc:
         con.close()
-        raise
+        raise StoreError(explain(exc, db)) from None
     return con
 
 
@@ -91,7 +95,7 @@ def explain(exc: BaseException, db: object) -> str:
         chain.append(e)
         e = e.__context__ or e.__cause__
     texts = [str(x).lower() for x in chain]
-    if any("disk is full" in t or "no space" in t for t in texts):
+    if any("disk is full" in t or "no space" in t for t in texts) or _no_space(db):
         return f"no space left on device: cannot write the database {db}"
     if any("database is locked" in t or "database is busy" in t for t in texts):
         return f"the database {db} is busy: another process holds its write lock"
@@ -99,6 +103,15 @@ def explain(exc: BaseException, db: object) -> str:
         return f"the database {db} is read-only"
     cause = next((x for x in reversed(chain) if "no transaction is active" not in str(x)), exc)
     return f"database error ({db}): {cause}"
+
+
+def _no_space(db: object) -> bool:
+    """SQLite says "disk I/O error" when a full disk stops it growing its shared-memory file."""
+    try:
+        st = os.statvfs(os.path.dirname(str(db)) or ".")
+    except OSError:
+        return False
+    return st.f_bavail == 0
 
 
 @contextlib.contextmanager

@@ -133,7 +133,7 @@ def open_db(path: Path, reopen: bool = False) -> None:
     except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
         db.init(None)
-        raise StoreError(f"cannot open database {path}: {exc}") from None
+        raise StoreError(f"cannot open database {path}: {rows.explain(exc, path)}") from None
     except StoreError:
         db.close()
         db.init(None)
@@ -236,7 +236,16 @@ def update_vm(vm_id: str, *, expect_runner: int | None = None, **fields: Any) ->
 
 
 def claim_running(vm_id: str, token: str, report: dict[str, Any]) -> bool:
-    """Record a runner that reported ready, if its start (`token`) still owns the row."""
+    """Record a runner that reported ready, if its start (`token`) still owns the row. Already
+    recorded (the starter usually is first) is seen without taking the write lock."""
+    row = get_by_id(vm_id)
+    if (
+        row is not None
+        and row.start_token == token
+        and row.runner_pid == report["runner_pid"]
+        and row.status in ("running", "paused", "stopping")
+    ):
+        return True
     with immediate():
         return rows.claim(db.connection(), vm_id, token, report)
 

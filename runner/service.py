@@ -112,15 +112,20 @@ class Runner:
         # what we report, and so do we, whichever comes first (see store.claim_running).
         self.ready = True
         self._report(self.ready_report())
+        # The claim may wait on a busy or full store: it must not hold up a stop meanwhile.
+        self._spawn(self._claim())
+        await self.exited.wait()
+        return await self._finish()
+
+    async def _claim(self) -> None:
         if not await self.store.write(self._claim_running):
             log.warning("the VM was removed, stopped or re-owned while starting")
             self.record_final = False
-            await self._stop_sequence(True, 0)
+            if self.stop_task is None:
+                await self._stop_sequence(True, 0)
         else:
             self.ipc.publish("status", self.status_dict())
             self._spawn(self._watch_store())
-        await self.exited.wait()
-        return await self._finish()
 
     def ready_report(self) -> dict[str, Any]:
         """What the starter records (rows.claim): this runner, its QEMU and where it serves."""
