@@ -13,7 +13,9 @@ Files are created 0600 whatever the umask: guest output and QEMU command lines a
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -170,3 +172,41 @@ class CappedFile:
             fd, self.fd = self.fd, None
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class CappedLogHandler(logging.Handler):
+    """The runner's own log as a CappedFile, with stdout and stderr following each new file.
+
+    The starter hands the runner its log as fds 1 and 2; whatever bypasses logging (a traceback
+    printed by the interpreter, a stray print) is written there, so those fds are pointed at the
+    current file after every rotation and count towards the cap like any other line. A failure
+    here cannot be reported through logging (it is the log); the gap note in the file says it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.file = CappedFile(path, on_open=_onto_stdio)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        self.file.write(line.encode(errors="replace"))
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            self.file.close()
+        finally:
+            self.release()
+        super().close()
+
+
+def _onto_stdio(fd: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()  # what is buffered belongs to the file it was written for
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
