@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from .errors import ConfigError
+from .privacy import warn_if_open
 
 # AF_UNIX sun_path is 108 bytes including the NUL; Python's connect() refuses 108, so 107 is the limit.
 MAX_SOCKET_PATH = 107
@@ -117,4 +118,5 @@ class Paths:
                 d.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
                 raise ConfigError(f"cannot create {d}: {exc.strerror}") from None
+        warn_if_open(self.home)
         ensure_private_dir(self.runtime)

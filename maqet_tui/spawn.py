@@ -75,7 +75,9 @@ def launch(paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int) -
         str(lock_fd),
     ]
     try:
-        with open(log_path, "ab") as log:
+        # 0600 whatever the umask: it holds QEMU's command line (qemu_args may hold secrets).
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.PIPE,
@@ -86,6 +88,8 @@ def launch(paths: Paths, vm_id: str, name: str, argv: list[str], lock_fd: int) -
                 cwd="/",
                 env=env,
             )
+        finally:
+            os.close(log)
     except OSError as exc:
         os.close(r)
         os.close(w)
