@@ -123,7 +123,8 @@ def _qemu_img(*args: str) -> str:
     exe = shutil.which("qemu-img")
     if exe is None:
         raise MaqetError("qemu-img not found (install the qemu-utils package)")
-    out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=600)
+    # umask 077: an image qemu-img creates is the user's alone (0600), like everything we make.
+    out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=600, umask=0o077)
     if out.returncode != 0:
         lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
         raise MaqetError(f"qemu-img {args[0]} failed: {lines[-1] if lines else out.returncode}")
@@ -141,7 +142,7 @@ def create_qcow2(path: Path, size: str, backing: Path | None = None) -> None:
     """Create a qcow2 image; never overwrites an existing file."""
     if path.exists():
         raise MaqetError(f"disk {path} already exists; refusing to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     args = ["create", "-q", "-f", "qcow2"]
     if backing is not None:
         info = image_info(backing)

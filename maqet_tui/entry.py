@@ -5,6 +5,7 @@ Kept separate from the CLI so that a subcommand never even parses the TUI's modu
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,10 +26,19 @@ def _tui_home(argv: Sequence[str]) -> tuple[bool, str | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything we create (the database, which may hold secrets in qemu_args, logs, disks made
+    # by qemu-img) is the user's alone, whatever their umask; runners inherit this too.
+    os.umask(0o077)
     argv = list(sys.argv[1:] if argv is None else argv)
     tui, home = _tui_home(argv)
     if tui:
+        from .paths import Paths
+        from .privacy import warn_if_open
         from .tui.run import run_tui
+
+        # Said before the TUI takes the terminal (it captures stderr), so the line is still on
+        # screen when the TUI exits.
+        warn_if_open(Paths.resolve(home).home)
 
         return int(run_tui(home))
     from .cli import main as cli_main

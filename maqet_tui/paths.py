@@ -1,16 +1,14 @@
 """Where a home's files live, and the private directory for the runners' sockets.
 
-The home holds durable things (the database, logs, VM data) and, by default, the runners' sockets
-too (`HOME/run`): every session of the user that names the same home reaches the same runners,
-whatever its environment says. A session-scoped directory such as `$XDG_RUNTIME_DIR` is removed by
-systemd-logind at the user's last logout, cron and `su` sessions have none, and `/tmp` is swept by
-age; none of them may decide whether a VM can be reached. `MAQET_TUI_RUNTIME_DIR` still chooses
-where new runners bind (a home on a filesystem that cannot hold sockets), but nothing reads a
-socket's location from the environment: each runner's socket path is recorded in the store, and a
-runner whose socket file vanished binds it again (see runner/service.py).
-
-Socket paths longer than AF_UNIX allows (107 bytes) are reached through `/proc/self/fd`, see
-`unixsock.py`, so a deep home works as well as a short one.
+The home holds durable things (the database, logs, VM data). A new runner binds its socket where the
+contract says: `$MAQET_TUI_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/maqet-tui`, else
+`/tmp/maqet-tui-$UID` (0700, sockets 0600, paths under 108 bytes). But that choice is only where a
+socket is born: its path is recorded in the store, and every client reads it from there, never from
+its own environment. So a session without `XDG_RUNTIME_DIR` (cron, `su`), with another
+`MAQET_TUI_RUNTIME_DIR`, or a relative one, reaches every VM of the home. And when the directory
+goes (systemd-logind removes /run/user/UID at the last logout, /tmp is swept by age, `rm -rf`),
+the runner binds again at the same path, or, if that directory cannot be made again (only root can
+recreate /run/user/UID), at `/tmp/maqet-tui-$UID`, and records the new path (runner/upkeep.py).
 """
 
 from __future__ import annotations
@@ -20,6 +18,8 @@ import stat
 from pathlib import Path
 
 from .errors import ConfigError
+from .privacy import warn_if_open
+from .unixsock import MAX_SOCKET_PATH
 
 
 def default_home() -> Path:
@@ -32,9 +32,18 @@ def default_home() -> Path:
     return Path(xdg) / "maqet-tui"
 
 
-def runtime_override() -> Path | None:
+def default_runtime_dir() -> Path:
     env = os.environ.get("MAQET_TUI_RUNTIME_DIR")
-    return Path(env).absolute() if env else None
+    if env:
+        return Path(env).absolute()
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isdir(xdg):
+        return Path(xdg).absolute() / "maqet-tui"
+    return fallback_runtime_dir()
+
+
+def fallback_runtime_dir() -> Path:
+    return Path(f"/tmp/maqet-tui-{os.getuid()}")
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -78,11 +87,11 @@ class Paths:
 
     __slots__ = ("_runtime", "home", "runtime_base")
 
-    def __init__(self, home: Path, runtime: Path | None = None) -> None:
+    def __init__(self, home: Path, runtime: Path) -> None:
         self.home = home
-        # Where new runners bind: MAQET_TUI_RUNTIME_DIR, or HOME/run. Resolved to a private
-        # directory (maybe a subdirectory of it) on first use.
-        self.runtime_base = runtime or home / "run"
+        # Where new runners bind (see the module docstring). Resolved to a private directory
+        # (maybe a subdirectory of it) on first use.
+        self.runtime_base = runtime
         self._runtime: Path | None = None
 
     def __repr__(self) -> str:
@@ -91,7 +100,7 @@ class Paths:
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None) -> Paths:
         h = Path(home).expanduser() if home else default_home()
-        return cls(home=h.absolute(), runtime=runtime_override())
+        return cls(home=h.absolute(), runtime=default_runtime_dir())
 
     @property
     def runtime(self) -> Path:
@@ -122,13 +131,17 @@ class Paths:
         return self.logs / f"{vm_id}.serial.log"
 
     def socket(self, vm_id: str) -> Path:
-        """Where a runner started now binds. Clients use the path the store records instead."""
-        return self.runtime / f"{vm_id}.sock"
+        """Where a runner started now binds. Clients use the path the store records instead.
+        A runtime directory too deep for AF_UNIX (107 bytes) gives way to the fallback."""
+        p = self.runtime / f"{vm_id}.sock"
+        if len(os.fsencode(p)) > MAX_SOCKET_PATH:
+            return self.fallback_socket(vm_id)
+        return p
 
     def fallback_socket(self, vm_id: str) -> Path:
-        """Where a runner rebinds when its recorded directory is gone and cannot be made again
-        (a removed /run/user/UID can only be recreated by root)."""
-        return self.home / "run" / f"{vm_id}.sock"
+        """Where a runner binds when its directory is gone and cannot be made again (a removed
+        /run/user/UID can only be recreated by root), or is too deep for a socket path."""
+        return ensure_private_dir(fallback_runtime_dir()) / f"{vm_id}.sock"
 
     def ensure(self) -> None:
         """Create the home (0700: it holds logs with guest output). The runtime directory is
@@ -138,3 +151,4 @@ class Paths:
                 d.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
                 raise ConfigError(f"cannot create {d}: {exc.strerror}") from None
+        warn_if_open(self.home)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StartError, TimeoutError_
-from .paths import Paths
+from .paths import Paths, fallback_runtime_dir
 
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -66,7 +66,7 @@ def launch(paths: Paths, vm: dict[str, Any], argv: list[str], token: str) -> Lau
         # runner first looks is recognised as such (it registers there instead of giving up).
         "db_identity": (st.st_dev, st.st_ino),
         "socket_path": str(paths.socket(vm_id)),
-        "fallback_socket": str(paths.fallback_socket(vm_id)),
+        "fallback_dir": str(fallback_runtime_dir()),
         "serial_log": str(paths.serial_log(vm_id)),
     }
     env = dict(os.environ)
@@ -83,7 +83,9 @@ def launch(paths: Paths, vm: dict[str, Any], argv: list[str], token: str) -> Lau
         str(w),
     ]
     try:
-        with open(log_path, "ab") as log:
+        # 0600 whatever the umask: it holds QEMU's command line (qemu_args may hold secrets).
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.PIPE,
@@ -94,6 +96,8 @@ def launch(paths: Paths, vm: dict[str, Any], argv: list[str], token: str) -> Lau
                 cwd="/",
                 env=env,
             )
+        finally:
+            os.close(log)
     except OSError as exc:
         os.close(r)
         os.close(w)

@@ -9,11 +9,12 @@ the timeout).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,11 @@ def open_db(path: Path, reopen: bool = False) -> None:
         return
     if not db.is_closed():
         db.close()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # SQLite would create the file 0644 (less the umask) and gives -wal and -shm the file's mode:
+    # created 0600 first (an empty file is an empty database), none of them is readable by others.
+    with suppress(OSError):  # exists already, or SQLite reports the problem below
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     db.init(str(path), pragmas=PRAGMAS, timeout=15)
     try:
         db.connect(reuse_if_open=True)

@@ -22,6 +22,9 @@ def _arg(name: str) -> int:
 
 
 def main() -> int:
+    # Logs, and whatever QEMU creates, are private whatever umask the starter had (a library user
+    # of the manager need not have gone through the console script's umask).
+    os.umask(0o077)
     ready_fd = _arg("--ready-fd")
     # marshal, not json: same interpreter on both ends, and json (with re) costs ~7 ms here,
     # before QEMU is spawned.

@@ -1,24 +1,25 @@
 """The guest's serial port: always drained into a size-capped log, fanned out to subscribers.
 
 QEMU's end is a socketpair only the runner holds, so guest output is captured even when nobody is
-watching (a socket chardev with no client would drop it) and nobody can steal the port.
+watching (a socket chardev with no client would drop it) and nobody can steal the port. The port
+is drained whatever happens to the log file: a guest whose console output is not read blocks on
+it, so a log that cannot be written (disk full, logs directory removed) only costs the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import logging
-import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .logfile import CappedFile
+
 log = logging.getLogger("runner.console")
 
-LOG_CAP = 2 << 20  # bytes per serial log file; one rotated generation (.1) is kept
 TAIL_KEEP = 64 << 10
 
 
@@ -32,8 +33,18 @@ class Console:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._tail = bytearray()
         self._writer: asyncio.StreamWriter | None = None
-        self._file = open(log_path, "ab")  # noqa: SIM115 - lives as long as the runner
-        self._size = self._file.tell()
+        self._file = CappedFile(log_path, on_error=self._log_failed, on_resume=self._log_resumed)
+
+    def _log_failed(self, why: str) -> None:
+        log.warning(
+            "cannot write the serial log %s (%s); the console is still served, "
+            "and logging resumes when the file can be written",
+            self.log_path,
+            why,
+        )
+
+    def _log_resumed(self, gap: str) -> None:
+        log.info("serial log %s resumed; %s", self.log_path, gap)
 
     def tail(self) -> str:
         return bytes(self._tail).decode(errors="replace")
@@ -54,21 +65,10 @@ class Console:
         self._file.close()
 
     def _record(self, chunk: bytes) -> None:
-        if self._size + len(chunk) > LOG_CAP:
-            self._rotate()
-        self._file.write(chunk)
-        self._file.flush()
-        self._size += len(chunk)
+        self._file.write(chunk)  # never raises: see CappedFile
         self._tail += chunk
         if len(self._tail) > TAIL_KEEP:
             del self._tail[: len(self._tail) - TAIL_KEEP]
-
-    def _rotate(self) -> None:
-        self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
-        self._file = open(self.log_path, "ab")  # noqa: SIM115
-        self._size = 0
 
     async def write(self, data: str) -> int:
         if self._writer is None or self._writer.is_closing():

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from maqet_tui.procs import wait_group_gone
 
+from .logfile import CappedLogHandler
 from .qemu import QemuProcess
 from .service import Runner
 
@@ -22,18 +23,38 @@ log = logging.getLogger("runner")
 GROUP_EXIT_TIMEOUT = 5.0
 
 
+def _runner_log(spec: dict[str, Any]) -> Path | None:
+    """The runner log the starter gave us as stdout and stderr (HOME/logs/ID.runner.log, beside
+    the serial log), or None when stderr is anything else (a runner started by hand): only that
+    file is ours to rotate."""
+    path = Path(spec["serial_log"]).with_name(f"{spec['vm_id']}.runner.log")
+    try:
+        ours, there = os.fstat(2), os.stat(path)
+    except OSError:
+        return None
+    return path if (ours.st_dev, ours.st_ino) == (there.st_dev, there.st_ino) else None
+
+
+def _setup_logging(spec: dict[str, Any]) -> None:
+    """Log to the runner log, capped and rotated like the serial log (see logfile)."""
+    path = _runner_log(spec)
+    handler = CappedLogHandler(path) if path else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s runner[{os.getpid()}] %(levelname)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("qemu.qmp").setLevel(logging.WARNING)
+
+
 def run(
     spec: dict[str, Any],
     qemu: QemuProcess | None,
     early_error: str | None,
     ready_fd: int,
 ) -> NoReturn:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format=f"%(asctime)s runner[{os.getpid()}] %(levelname)s %(message)s",
-    )
-    logging.getLogger("qemu.qmp").setLevel(logging.WARNING)
+    _setup_logging(spec)
     log.info("runner for %s (%s) starting", spec["name"], spec["vm_id"])
     if qemu is not None:
         log.info("qemu pid %d: %s", qemu.pid, " ".join(qemu.argv))

@@ -2,8 +2,8 @@
 
 - Its socket file removed (logind deletes /run/user/UID at the user's last logout, /tmp cleaners
   sweep by age, someone runs `rm -rf`): the runner binds again at the recorded path, recreating the
-  directory 0700, or, when that cannot be done (only root can recreate /run/user/UID), in the
-  home's own `run/` directory, and records the new path. Clients always read the path from the
+  directory 0700, or, when that cannot be done (only root can recreate /run/user/UID), in
+  `/tmp/maqet-tui-$UID`, and records the new path. Clients always read the path from the
   store, so they follow.
 - Its database deleted or replaced: the runner writes its row into the new one (id, name,
   definition, PIDs, socket), so `ls` lists it again and `stop` stops it. A name taken meanwhile by
@@ -45,7 +45,7 @@ async def heal_socket(r: Runner) -> None:
     recorded = Path(r.spec["socket_path"])
     candidates = [recorded]
     try:
-        fallback_dir = ensure_private_dir(Path(r.spec["fallback_socket"]).parent)
+        fallback_dir = ensure_private_dir(Path(r.spec["fallback_dir"]))
         candidates.append(fallback_dir / recorded.name)
     except ConfigError as exc:
         log.warning("no fallback for the socket: %s", exc)

@@ -125,7 +125,7 @@ def check_no_leaks(env: Env) -> list[str]:
         problems.append(f"leaked process {pid}: {cmd}")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    for d in (env.runtime, env.home / "run"):
+    for d in (env.runtime,):
         if d.exists():
             for f in d.rglob("*"):
                 if f.suffix in (".sock", ".lock"):
