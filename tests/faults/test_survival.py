@@ -89,7 +89,7 @@ def test_a_session_without_runtime_variables_reaches_the_vm(
     cron = {"MAQET_TUI_RUNTIME_DIR": None, "XDG_RUNTIME_DIR": None}
     q = cli(env, "qmp", "vm1", "query-status", **cron)
     assert q.returncode == 0 and json.loads(q.stdout)["status"] == "running"
-    assert "vm1 is stopped" in cli(env, "stop", "vm1", **cron).stdout
+    assert "vm1 is stopped" in cli(env, "stop", "vm1", "--force", **cron).stdout
 
 
 def test_removed_runtime_dir_does_not_kill_and_the_socket_comes_back(
@@ -108,10 +108,10 @@ def test_removed_runtime_dir_does_not_kill_and_the_socket_comes_back(
     assert stat.S_IMODE(os.stat(vm["socket_path"]).st_mode) == 0o600
     q = run_cli(env, "qmp", "vm1", "query-status")
     assert q.returncode == 0 and json.loads(q.stdout)["status"] == "running"
-    assert "vm1 is stopped" in run_cli(env, "stop", "vm1").stdout
+    assert "vm1 is stopped" in run_cli(env, "stop", "vm1", "--force").stdout
 
 
-def test_runtime_dir_that_cannot_be_made_again_falls_back_to_the_home(
+def test_runtime_dir_that_cannot_be_made_again_falls_back_to_tmp(
     manager: Manager, tiny_vm: TinyVM, env: Env
 ) -> None:
     tiny_vm("vm1")
@@ -128,7 +128,7 @@ def test_runtime_dir_that_cannot_be_made_again_falls_back_to_the_home(
         assert moved["status"] == "running" and is_alive(vm["qemu_pid"])
         q = run_cli(env, "qmp", "vm1", "query-status")
         assert q.returncode == 0 and json.loads(q.stdout)["status"] == "running"
-        assert "vm1 is stopped" in run_cli(env, "stop", "vm1").stdout
+        assert "vm1 is stopped" in run_cli(env, "stop", "vm1", "--force").stdout
     finally:
         env.runtime.unlink()
         env.runtime.mkdir(mode=0o700)
@@ -142,7 +142,7 @@ def test_relative_runtime_dir_from_another_cwd(tiny_vm: TinyVM, env: Env, elsewh
     assert cli(env, "start", "vm1", **rel).returncode == 0
     other = {"MAQET_TUI_RUNTIME_DIR": "rt", "CWD": str(elsewhere / "b")}
     assert status_of(env, "vm1", **other)["status"] == "running"
-    assert "vm1 is stopped" in cli(env, "stop", "vm1", **other).stdout
+    assert "vm1 is stopped" in cli(env, "stop", "vm1", "--force", **other).stdout
 
 
 def test_deleted_database_is_rebuilt_by_its_live_runners(
