@@ -134,8 +134,8 @@ class BenchEnv:
                 p.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(5)
-        from maqet_tui import store
-        from maqet_tui.manager import Manager
+        from maqet_tui.core.manager import Manager
+        from maqet_tui.store import models as store
 
         for home in self.homes:
             if not (home / "maqet.db").exists():

@@ -77,8 +77,8 @@ class RawLineClient:
 
 
 def run(env: BenchEnv, quick: bool) -> list[Figure]:
-    from maqet_tui.ipc_client import IPCClient
-    from maqet_tui.manager import Manager
+    from maqet_tui.core.ipc_client import IPCClient
+    from maqet_tui.core.manager import Manager
 
     n = 100 if quick else 500
     home = env.home("ipc")

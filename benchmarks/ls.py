@@ -13,7 +13,7 @@ LIMIT_MS = 250.0
 
 def populate(count: int) -> None:
     """Insert `count` stopped VMs into the open store in one transaction (setup, not timed)."""
-    from maqet_tui import store
+    from maqet_tui.store import models as store
 
     with store.db.atomic("IMMEDIATE"):
         for i in range(count):
@@ -21,8 +21,8 @@ def populate(count: int) -> None:
 
 
 def run(env: BenchEnv, quick: bool) -> list[Figure]:
-    from maqet_tui import store
-    from maqet_tui.manager import Manager
+    from maqet_tui.core.manager import Manager
+    from maqet_tui.store import models as store
 
     n = 5 if quick else 15
     home = env.home("ls")

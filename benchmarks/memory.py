@@ -13,7 +13,7 @@ SETTLE_S = 2.0
 def run(env: BenchEnv, quick: bool) -> list[Figure]:
     import psutil
 
-    from maqet_tui.manager import Manager
+    from maqet_tui.core.manager import Manager
 
     n = 1 if quick else 3
     home = env.home("memory")

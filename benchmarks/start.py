@@ -36,7 +36,7 @@ def bare_start(env: BenchEnv) -> float:
 
 
 def run(env: BenchEnv, quick: bool) -> list[Figure]:
-    from maqet_tui.manager import Manager
+    from maqet_tui.core.manager import Manager
 
     n = 5 if quick else 15
     home = env.home("start")

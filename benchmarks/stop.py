@@ -84,9 +84,9 @@ def _size(path: Path) -> int:
 
 
 def run(env: BenchEnv, quick: bool) -> list[Figure]:
-    from maqet_tui.demo import demo_config
-    from maqet_tui.guest_image import KERNEL_APPEND, READY_LINE, ensure_guest
-    from maqet_tui.manager import Manager
+    from maqet_tui.core.demo import demo_config
+    from maqet_tui.core.guest_image import KERNEL_APPEND, READY_LINE, ensure_guest
+    from maqet_tui.core.manager import Manager
 
     n = 1 if quick else 3
     image = ensure_guest(GUEST_CACHE)

@@ -181,7 +181,7 @@ def child(home: Path, out: Path, quick: bool) -> int:
     if why:
         out.write_text(json.dumps({"skipped": why}))
         return 0
-    from maqet_tui.manager import Manager
+    from maqet_tui.core.manager import Manager
 
     m = Manager(home)
     for name in STOPPED + RUNNING:

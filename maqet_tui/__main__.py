@@ -1,5 +1,5 @@
 import sys
 
-from .entry import main
+from maqet_tui.entry import main
 
 sys.exit(main())

@@ -32,16 +32,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     tui, home = _tui_home(argv)
     if tui:
-        from .paths import Paths
-        from .privacy import warn_if_open
-        from .tui.run import run_tui
+        from maqet_tui.common.paths import Paths
+        from maqet_tui.common.privacy import warn_if_open
+        from maqet_tui.tui.run import run_tui
 
         # Said before the TUI takes the terminal (it captures stderr), so the line is still on
         # screen when the TUI exits.
         warn_if_open(Paths.resolve(home).home)
 
         return int(run_tui(home))
-    from .cli import main as cli_main
+    from maqet_tui.cli.main import main as cli_main
 
     return int(cli_main(argv))
 

@@ -7,9 +7,9 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from maqet_tui import ipc_protocol as proto
-from maqet_tui.procs import process_state
-from maqet_tui.vmstate import RUNNING as LIVE
+from maqet_tui.common.procs import process_state
+from maqet_tui.common.vmstate import RUNNING as LIVE
+from maqet_tui.protocol import wire as proto
 
 from .ipc_server import Connection, RequestError
 from .qmp_link import (

@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from maqet_tui import ipc_protocol as proto
-from maqet_tui import unixsock
+from maqet_tui.common import unixsock
+from maqet_tui.protocol import wire as proto
 
 log = logging.getLogger("runner.ipc")
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from maqet_tui.procs import wait_group_gone
+from maqet_tui.common.procs import wait_group_gone
 
 from .logfile import CappedLogHandler
 from .qemu import QemuProcess
@@ -67,7 +67,7 @@ def run(
         if qemu is not None and qemu.popen.poll() is None:
             qemu.kill()
         with contextlib.suppress(Exception):
-            from maqet_tui import store
+            from maqet_tui.store import models as store
 
             store.open_db(Path(spec["db_path"]))
             why = f"runner failed: {type(exc).__name__}: {exc}"

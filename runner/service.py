@@ -18,7 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from maqet_tui.procs import start_time
+from maqet_tui.common.procs import start_time
 
 from .api import RunnerAPI
 from .console import Console
@@ -134,7 +134,7 @@ class Runner:
     def _claim_running(self) -> bool:
         """On the store thread: record this runner if its start still owns the row (the report
         reads the status current at that moment)."""
-        from maqet_tui import store  # imported on this thread, after ready: not on the start path
+        from maqet_tui.store import models as store
 
         if self.store.replaced():  # the database went away as we came up: register there
             self.name = store.adopt(adopt_row(self))

@@ -34,7 +34,7 @@ class RowView(NamedTuple):
 
 
 def _store() -> ModuleType:
-    from maqet_tui import store
+    from maqet_tui.store import models as store
 
     return store
 
@@ -52,7 +52,7 @@ class StoreIO:
         self.failing: str | None = None  # the last write error, while writes keep failing
 
     async def call(self, fn: str | Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run `fn` (a maqet_tui.store function by name, or a callable) on the store thread."""
+        """Run `fn` (a maqet_tui.store.models function by name, or a callable) on the store thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool, functools.partial(self._run, fn, *args, **kwargs)
@@ -148,6 +148,6 @@ class StoreIO:
         if self._writer is not None:
             self._writer.cancel()
         loop = asyncio.get_running_loop()
-        if "maqet_tui.store" in __import__("sys").modules:
+        if "maqet_tui.store.models" in __import__("sys").modules:
             await loop.run_in_executor(self._pool, lambda: _store().close_db())
         self._pool.shutdown(wait=True)

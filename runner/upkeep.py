@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from maqet_tui.errors import ConfigError
-from maqet_tui.paths import ensure_private_dir
+from maqet_tui.common.errors import ConfigError
+from maqet_tui.common.paths import ensure_private_dir
 
 if TYPE_CHECKING:
     from .service import Runner

@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual.pilot import Pilot
 
-from maqet_tui.definitions import add_with_disks
-from maqet_tui.demo import ensure_demo
-from maqet_tui.guest_image import READY_LINE, default_cache_dir
-from maqet_tui.manager import Manager
-from maqet_tui.peer_yaml import NewDisk
-from maqet_tui.snapshots import snapshot
+from maqet_tui.core.definitions import add_with_disks
+from maqet_tui.core.demo import ensure_demo
+from maqet_tui.core.guest_image import READY_LINE, default_cache_dir
+from maqet_tui.core.manager import Manager
+from maqet_tui.core.peer_yaml import NewDisk
+from maqet_tui.core.snapshots import snapshot
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.widgets.console_log import ConsoleLog

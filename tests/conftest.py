@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import store
-from maqet_tui.manager import Manager
+from maqet_tui.core.manager import Manager
+from maqet_tui.store import models as store
 from tests.helpers import Env, check_no_leaks, make_env, remove_env, vm_processes
 
 TINY: dict[str, Any] = {"memory": 64, "accel": "tcg"}

@@ -16,11 +16,11 @@ from typing import Any
 from textual.app import App
 from textual.binding import Binding
 
-from ..errors import MaqetError
-from ..manager import Manager
-from .commands import VMCommands
-from .demo_builder import DemoBuilder
-from .messages import (
+from maqet_tui.common.errors import MaqetError
+from maqet_tui.core.manager import Manager
+from maqet_tui.tui.commands import VMCommands
+from maqet_tui.tui.demo_builder import DemoBuilder
+from maqet_tui.tui.messages import (
     BootFailed,
     DemoFinished,
     DemoProgress,
@@ -34,20 +34,20 @@ from .messages import (
     RunnerGone,
     StatsSampled,
 )
-from .ops import Ops, error_text
-from .screens.demo import DemoScreen
-from .screens.details import CONSOLE_BINDINGS, DETAIL_BINDINGS
-from .screens.help import HelpScreen
-from .screens.main import LIST_BINDINGS, MainScreen
-from .screens.snapshot_actions import SnapshotActionsMixin
-from .screens.vm_actions import VMActionsMixin
-from .services.log_tail import LogTailer
-from .services.stats import StatsSampler
-from .services.store_watch import StoreWatcher
-from .services.subscriptions import Subscriptions
-from .services.threads import run_blocking
-from .widgets.console_log import ConsoleLog
-from .widgets.qmp_console import QMPInput
+from maqet_tui.tui.ops import Ops, error_text
+from maqet_tui.tui.screens.demo import DemoScreen
+from maqet_tui.tui.screens.details import CONSOLE_BINDINGS, DETAIL_BINDINGS
+from maqet_tui.tui.screens.help import HelpScreen
+from maqet_tui.tui.screens.main import LIST_BINDINGS, MainScreen
+from maqet_tui.tui.screens.snapshot_actions import SnapshotActionsMixin
+from maqet_tui.tui.screens.vm_actions import VMActionsMixin
+from maqet_tui.tui.services.log_tail import LogTailer
+from maqet_tui.tui.services.stats import StatsSampler
+from maqet_tui.tui.services.store_watch import StoreWatcher
+from maqet_tui.tui.services.subscriptions import Subscriptions
+from maqet_tui.tui.services.threads import run_blocking
+from maqet_tui.tui.widgets.console_log import ConsoleLog
+from maqet_tui.tui.widgets.qmp_console import QMPInput
 
 VM = dict[str, Any]
 ManagerFactory = Callable[[str | None], Manager]

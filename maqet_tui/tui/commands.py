@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .vmview import ACTION_TITLES, allowed
+from maqet_tui.tui.vmview import ACTION_TITLES, allowed
 
 if TYPE_CHECKING:
-    from .app import MaqetApp
+    from maqet_tui.tui.app import MaqetApp
 
 Command = tuple[str, str, Callable[[], object]]
 

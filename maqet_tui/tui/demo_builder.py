@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..demo import ensure_demo
-from .messages import DemoFinished, DemoProgress
-from .ops import error_text
-from .services.threads import run_blocking
+from maqet_tui.core.demo import ensure_demo
+from maqet_tui.tui.messages import DemoFinished, DemoProgress
+from maqet_tui.tui.ops import error_text
+from maqet_tui.tui.services.threads import run_blocking
 
 if TYPE_CHECKING:
-    from .app import MaqetApp
+    from maqet_tui.tui.app import MaqetApp
 
 
 class DemoBuilder:

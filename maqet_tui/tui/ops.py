@@ -11,13 +11,13 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MaqetError
-from .messages import OpFinished
-from .services.threads import run_blocking
+from maqet_tui.common.errors import MaqetError
+from maqet_tui.tui.messages import OpFinished
+from maqet_tui.tui.services.threads import run_blocking
 
 if TYPE_CHECKING:
-    from ..manager import Manager
-    from .app import MaqetApp
+    from maqet_tui.core.manager import Manager
+    from maqet_tui.tui.app import MaqetApp
 
 STOP_TIMEOUT = 30.0
 

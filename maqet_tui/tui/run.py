@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def run_tui(home: str | None) -> int:
-    from .app import MaqetApp
+    from maqet_tui.tui.app import MaqetApp
 
     MaqetApp(home=home).run()
     return 0

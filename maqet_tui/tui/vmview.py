@@ -11,9 +11,9 @@ import shlex
 import time
 from typing import Any
 
-from .. import procs
-from ..config import VMConfig, build_argv
-from ..vmstate import fmt_uptime as fmt_uptime  # re-exported for the widgets
+from maqet_tui.common import procs
+from maqet_tui.common.vmstate import fmt_uptime as fmt_uptime
+from maqet_tui.core.config import VMConfig, build_argv
 
 VM = dict[str, Any]
 

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from maqet_tui.manager import Manager
-from maqet_tui.procs import cmdline, is_alive
+from maqet_tui.common.procs import cmdline, is_alive
+from maqet_tui.core.manager import Manager
 from tests.helpers import Env
 from tests.stress import Hammer
 

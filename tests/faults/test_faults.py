@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import store
-from maqet_tui.errors import ConfigError, StartError
-from maqet_tui.manager import Manager
-from maqet_tui.procs import is_alive, start_time, wait_gone
+from maqet_tui.common.errors import ConfigError, StartError
+from maqet_tui.common.procs import is_alive, start_time, wait_gone
+from maqet_tui.core.manager import Manager
+from maqet_tui.store import models as store
 from tests.helpers import Env, run_cli, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]

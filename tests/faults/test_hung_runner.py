@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.liveness import find_runner
-from maqet_tui.manager import Manager
-from maqet_tui.procs import is_alive, wait_gone
+from maqet_tui.common.procs import is_alive, wait_gone
+from maqet_tui.core.liveness import find_runner
+from maqet_tui.core.manager import Manager
 from tests.helpers import Env, run_cli
 
 TinyVM = Callable[..., dict[str, Any]]

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maqet_tui import ipc_client
-from maqet_tui import ipc_protocol as proto
-from maqet_tui.manager import Manager
+from maqet_tui.core import ipc_client
+from maqet_tui.core.manager import Manager
+from maqet_tui.protocol import wire as proto
 
 TinyVM = Callable[..., dict[str, Any]]
 

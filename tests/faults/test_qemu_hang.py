@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import ipc_client
-from maqet_tui.errors import IPCError
-from maqet_tui.manager import Manager
-from maqet_tui.procs import is_alive
+from maqet_tui.common.errors import IPCError
+from maqet_tui.common.procs import is_alive
+from maqet_tui.core import ipc_client
+from maqet_tui.core.manager import Manager
 from tests.helpers import Env, run_cli, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.config import identity_tag
-from maqet_tui.manager import Manager
-from maqet_tui.procs import cmdline, is_alive, wait_gone
+from maqet_tui.common.procs import cmdline, is_alive, wait_gone
+from maqet_tui.core.config import identity_tag
+from maqet_tui.core.manager import Manager
 from tests.conftest import TINY
 from tests.helpers import wait_for
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import store
-from maqet_tui.liveness import find_runner
-from maqet_tui.manager import Manager
-from maqet_tui.procs import is_alive, wait_gone
+from maqet_tui.common.procs import is_alive, wait_gone
+from maqet_tui.core.liveness import find_runner
+from maqet_tui.core.manager import Manager
+from maqet_tui.store import models as store
 from tests.helpers import Env, run_cli, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]

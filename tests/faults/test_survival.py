@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.manager import Manager
-from maqet_tui.procs import is_alive
+from maqet_tui.common.procs import is_alive
+from maqet_tui.core.manager import Manager
 from tests.helpers import Env, run_cli, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from maqet_tui.manager import Manager
+from maqet_tui.core.manager import Manager
 from tests.helpers import ALIAS_BOMB, Env, run_cli
 
 CONTRACT_FIELDS = {

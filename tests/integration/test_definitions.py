@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.definitions import add_from_files, export
-from maqet_tui.disks import create_qcow2, image_info
-from maqet_tui.errors import ConfigError, MaqetError, StateError
-from maqet_tui.manager import Manager
-from maqet_tui.procs import cmdline
-from maqet_tui.snapshots import list_snapshots, screendump, snapshot
+from maqet_tui.common.errors import ConfigError, MaqetError, StateError
+from maqet_tui.common.procs import cmdline
+from maqet_tui.core.definitions import add_from_files, export
+from maqet_tui.core.disks import create_qcow2, image_info
+from maqet_tui.core.manager import Manager
+from maqet_tui.core.snapshots import list_snapshots, screendump, snapshot
 from tests.helpers import Env
 
 
@@ -200,8 +200,8 @@ def snap_tags(manager: Manager, name: str) -> list[str]:
 
 
 def test_snapshots_online_and_offline(manager: Manager, env: Env) -> None:
-    from maqet_tui.definitions import add_with_disks
-    from maqet_tui.peer_yaml import NewDisk
+    from maqet_tui.core.definitions import add_with_disks
+    from maqet_tui.core.peer_yaml import NewDisk
 
     add_with_disks(
         manager,
@@ -259,8 +259,8 @@ def test_screendump(manager: Manager, tiny_vm: Any, tmp_path: Path) -> None:
 
 
 def test_disk_only_snapshot_is_not_reverted_live(manager: Manager) -> None:
-    from maqet_tui.definitions import add_with_disks
-    from maqet_tui.peer_yaml import NewDisk
+    from maqet_tui.core.definitions import add_with_disks
+    from maqet_tui.core.peer_yaml import NewDisk
 
     add_with_disks(
         manager,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.disks import create_qcow2
-from maqet_tui.manager import Manager
+from maqet_tui.core.disks import create_qcow2
+from maqet_tui.core.manager import Manager
 from tests.helpers import Env, run_cli
 
 TinyVM = Callable[..., dict[str, Any]]

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import ipc_client
-from maqet_tui.demo import ensure_demo
-from maqet_tui.guest_image import READY_LINE
-from maqet_tui.manager import Manager
+from maqet_tui.core import ipc_client
+from maqet_tui.core.demo import ensure_demo
+from maqet_tui.core.guest_image import READY_LINE
+from maqet_tui.core.manager import Manager
 from tests.helpers import Env, wait_for
 
 pytestmark = pytest.mark.guest
@@ -125,7 +125,7 @@ def test_console_cli_in_a_terminal(manager: Manager, demo: dict[str, Any], env: 
 
 
 def test_guest_sees_a_created_disk(manager: Manager, env: Env) -> None:
-    from maqet_tui.disks import create_qcow2
+    from maqet_tui.core.disks import create_qcow2
 
     vm, _ = ensure_demo(manager)
     disk = manager.paths.vm_dir(vm["id"]) / "extra.qcow2"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.manager import Manager
+from maqet_tui.core.manager import Manager
 from tests.helpers import wait_for
 
 TinyVM = Callable[..., dict[str, Any]]

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import ipc_client, store
-from maqet_tui.errors import IPCError, StateError
-from maqet_tui.manager import Manager
-from maqet_tui.procs import cmdline, is_alive, start_time, wait_gone
+from maqet_tui.common.errors import IPCError, StateError
+from maqet_tui.common.procs import cmdline, is_alive, start_time, wait_gone
+from maqet_tui.core import ipc_client
+from maqet_tui.core.manager import Manager
+from maqet_tui.store import models as store
 from tests.helpers import Env, run_cli, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]
@@ -177,7 +178,7 @@ def _other_process_sets(env: Env, vm_id: str, code: str) -> None:
             sys.executable,
             "-c",
             (
-                "from pathlib import Path; from maqet_tui import store;"
+                "from pathlib import Path; from maqet_tui.store import models as store;"
                 f"store.open_db(Path({str(env.home / 'maqet.db')!r}));{code}"
             ),
         ],

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import ipc_client
-from maqet_tui.demo import ensure_demo
-from maqet_tui.guest_image import READY_LINE
-from maqet_tui.manager import Manager
+from maqet_tui.core import ipc_client
+from maqet_tui.core.demo import ensure_demo
+from maqet_tui.core.guest_image import READY_LINE
+from maqet_tui.core.manager import Manager
 from tests.helpers import wait_for
 from tests.integration.test_guest import BOOT_DEADLINE, ConsoleReader
 

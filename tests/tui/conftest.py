@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Input, RichLog, Static
 from textual.widgets._footer import FooterKey
 
-from maqet_tui import store
+from maqet_tui.store import models as store
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.main import MainScreen
 from maqet_tui.tui.widgets.console_log import ConsoleLog

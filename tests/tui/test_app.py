@@ -10,8 +10,8 @@ from typing import Any
 from textual.command import CommandList, CommandPalette
 from textual.widgets import RichLog
 
-from maqet_tui.manager import Manager
-from maqet_tui.procs import is_alive
+from maqet_tui.common.procs import is_alive
+from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.screens.vm_form import VMFormScreen

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from maqet_tui.manager import Manager
+from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
 from tests.helpers import Env
 from tests.stress import Hammer

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.demo import ensure_demo
-from maqet_tui.guest_image import READY_LINE
-from maqet_tui.manager import Manager
+from maqet_tui.core.demo import ensure_demo
+from maqet_tui.core.guest_image import READY_LINE
+from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.widgets.console_pane import ConsoleInput
 

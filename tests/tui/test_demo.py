@@ -8,7 +8,7 @@ from collections.abc import Callable
 from textual.command import CommandPalette
 from textual.widgets import Button, ProgressBar
 
-from maqet_tui.manager import Manager
+from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.messages import DemoFinished, DemoProgress
 from maqet_tui.tui.screens.demo import DemoScreen

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.errors import IPCError
-from maqet_tui.ipc_async import AsyncIPCClient, call
-from maqet_tui.manager import Manager
+from maqet_tui.common.errors import IPCError
+from maqet_tui.core.ipc_async import AsyncIPCClient, call
+from maqet_tui.core.manager import Manager
 
 
 async def test_missing_socket_is_not_running(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from maqet_tui.manager import Manager
+from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
 
 from .conftest import (

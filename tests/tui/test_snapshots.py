@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from maqet_tui import store
-from maqet_tui.manager import Manager
+from maqet_tui.core.manager import Manager
+from maqet_tui.store import models as store
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.screens.vm_form import VMFormScreen

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from maqet_tui.definitions import add_with_disks
-from maqet_tui.manager import Manager
-from maqet_tui.peer_yaml import NewDisk
-from maqet_tui.snapshots import list_snapshots
+from maqet_tui.core.definitions import add_with_disks
+from maqet_tui.core.manager import Manager
+from maqet_tui.core.peer_yaml import NewDisk
+from maqet_tui.core.snapshots import list_snapshots
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.screens.snapshot_tag import SnapshotTagScreen, suggest_tag, tag_problem

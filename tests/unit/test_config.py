@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.config import VMConfig, build_argv, resolve_accel, validate_name
-from maqet_tui.errors import ConfigError
+from maqet_tui.common.errors import ConfigError
+from maqet_tui.core.config import VMConfig, build_argv, resolve_accel, validate_name
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import guest_image as gi
+from maqet_tui.core import guest_image as gi
 
 
 @pytest.fixture(scope="session")

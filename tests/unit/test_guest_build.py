@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import guest_image as gi
+from maqet_tui.core import guest_image as gi
 from tests.unit.test_guest_image import FAKE_BUSYBOX, FAKE_BUTTON, FAKE_EVDEV, parse_newc
 
 FAKE_KVER = "9.9.9-test"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import guest_image as gi
+from maqet_tui.core import guest_image as gi
 
 FAKE_BUSYBOX = b"\x7fELF pretend busybox" * 30
 FAKE_EVDEV = b"evdev module body" * 20

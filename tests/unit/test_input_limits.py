@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from maqet_tui import peer_yaml
-from maqet_tui.config import VMConfig, validate_name
-from maqet_tui.disks import check_size
-from maqet_tui.errors import ConfigError
+from maqet_tui.common.errors import ConfigError
+from maqet_tui.core import peer_yaml
+from maqet_tui.core.config import VMConfig, validate_name
+from maqet_tui.core.disks import check_size
 from tests.helpers import ALIAS_BOMB
 
 BIG = "x" * (1 << 20)
@@ -48,7 +48,7 @@ def test_an_error_quotes_only_a_prefix_of_a_huge_value(case: str) -> None:
 
 
 def test_clip_is_bounded_for_any_value() -> None:
-    from maqet_tui.errors import clip
+    from maqet_tui.common.errors import clip
 
     assert clip("abc") == "'abc'"
     assert clip(BIG) == f"'{'x' * 60}'... ({len(BIG)} characters)"

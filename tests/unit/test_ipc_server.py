@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import ipc_protocol as proto
+from maqet_tui.protocol import wire as proto
 from runner.ipc_server import Connection, IPCServer, RequestError
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from maqet_tui.procs import (
+from maqet_tui.common.procs import (
     cmdline,
     group_members,
     kill_group_if_tagged,

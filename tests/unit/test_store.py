@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from maqet_tui import rows, store
-from maqet_tui.errors import NotFoundError, StoreError
+from maqet_tui.common.errors import NotFoundError, StoreError
+from maqet_tui.store import models as store
+from maqet_tui.store import rows
 
 
 @pytest.fixture

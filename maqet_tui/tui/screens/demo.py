@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 
-from ..messages import DemoFinished, DemoProgress
+from maqet_tui.tui.messages import DemoFinished, DemoProgress
 
 START = "start"
 ABOUT = (

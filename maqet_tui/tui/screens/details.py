@@ -16,19 +16,19 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import TabbedContent
 
-from ...errors import MaqetError
-from ..widgets.console_log import RAW_TOOLTIP, ConsoleLog
-from ..widgets.console_pane import ConsolePane
-from ..widgets.event_log import EventLog
-from ..widgets.log_view import LogView
-from ..widgets.overview import OverviewPane
-from ..widgets.qmp_console import QMPConsole, QMPInput
-from ..widgets.snapshot_pane import SnapshotPane
-from .demo import START, DemoScreen
-from .snapshot_actions import SNAPSHOT_TAB
+from maqet_tui.common.errors import MaqetError
+from maqet_tui.tui.screens.demo import START, DemoScreen
+from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_TAB
+from maqet_tui.tui.widgets.console_log import RAW_TOOLTIP, ConsoleLog
+from maqet_tui.tui.widgets.console_pane import ConsolePane
+from maqet_tui.tui.widgets.event_log import EventLog
+from maqet_tui.tui.widgets.log_view import LogView
+from maqet_tui.tui.widgets.overview import OverviewPane
+from maqet_tui.tui.widgets.qmp_console import QMPConsole, QMPInput
+from maqet_tui.tui.widgets.snapshot_pane import SnapshotPane
 
 if TYPE_CHECKING:
-    from ..app import MaqetApp
+    from maqet_tui.tui.app import MaqetApp
 
 VM = dict[str, Any]
 

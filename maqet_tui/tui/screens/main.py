@@ -16,19 +16,25 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
-from ..messages import EventsLoaded, LogChunk
-from ..vmview import LIVE, matches
-from ..widgets.event_log import EventLog
-from ..widgets.host_header import HostHeader
-from ..widgets.log_view import LogView
-from ..widgets.overview import RECENT, OverviewPane
-from ..widgets.vm_table import VMTable
-from .details import CONSOLE_BINDINGS, DETAIL_BINDINGS, DETAIL_TABS, DetailsMixin, make_pane
-from .snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
-from .vm_actions import VMActionsMixin
+from maqet_tui.tui.messages import EventsLoaded, LogChunk
+from maqet_tui.tui.screens.details import (
+    CONSOLE_BINDINGS,
+    DETAIL_BINDINGS,
+    DETAIL_TABS,
+    DetailsMixin,
+    make_pane,
+)
+from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
+from maqet_tui.tui.screens.vm_actions import VMActionsMixin
+from maqet_tui.tui.vmview import LIVE, matches
+from maqet_tui.tui.widgets.event_log import EventLog
+from maqet_tui.tui.widgets.host_header import HostHeader
+from maqet_tui.tui.widgets.log_view import LogView
+from maqet_tui.tui.widgets.overview import RECENT, OverviewPane
+from maqet_tui.tui.widgets.vm_table import VMTable
 
 if TYPE_CHECKING:
-    from ..app import MaqetApp
+    from maqet_tui.tui.app import MaqetApp
 
 VM = dict[str, Any]
 

@@ -13,12 +13,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input
 
-from .confirm import ConfirmScreen
-from .snapshot_tag import SnapshotTagScreen
+from maqet_tui.tui.screens.confirm import ConfirmScreen
+from maqet_tui.tui.screens.snapshot_tag import SnapshotTagScreen
 
 if TYPE_CHECKING:
-    from ..app import MaqetApp
-    from ..widgets.snapshot_pane import SnapshotPane
+    from maqet_tui.tui.app import MaqetApp
+    from maqet_tui.tui.widgets.snapshot_pane import SnapshotPane
 
 SNAPSHOT_TAB = "tab-snapshots"
 # action → the snapshot operation it runs

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from ...snapshots import TAG_RE
+from maqet_tui.core.snapshots import TAG_RE
 
 
 def suggest_tag(existing: set[str], now: float | None = None) -> str:

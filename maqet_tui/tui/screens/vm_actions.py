@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding
 
-from ..vmview import ALLOWED, allowed
-from .confirm import ConfirmScreen
-from .vm_form import VMFormScreen
+from maqet_tui.tui.screens.confirm import ConfirmScreen
+from maqet_tui.tui.screens.vm_form import VMFormScreen
+from maqet_tui.tui.vmview import ALLOWED, allowed
 
 if TYPE_CHECKING:
-    from ..app import MaqetApp
-    from ..widgets.vm_table import VMTable
+    from maqet_tui.tui.app import MaqetApp
+    from maqet_tui.tui.widgets.vm_table import VMTable
 
 VM = dict[str, Any]
 BULK = frozenset({"start", "stop", "force_stop"})

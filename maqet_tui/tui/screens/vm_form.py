@@ -18,10 +18,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from ...config import ACCELS, MAX_CPUS, VMConfig, validate_name
-from ...errors import ConfigError
-from ..ops import error_text
-from ..services.threads import run_blocking
+from maqet_tui.common.errors import ConfigError
+from maqet_tui.core.config import ACCELS, MAX_CPUS, VMConfig, validate_name
+from maqet_tui.tui.ops import error_text
+from maqet_tui.tui.services.threads import run_blocking
 
 VM = dict[str, Any]
 Save = Callable[[str, dict[str, Any]], VM]

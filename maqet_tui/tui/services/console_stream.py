@@ -20,9 +20,9 @@ from typing import Any
 from textual.message import Message
 from textual.worker import Worker
 
-from ...errors import IPCError
-from ...ipc_async import AsyncIPCClient
-from ..messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
+from maqet_tui.common.errors import IPCError
+from maqet_tui.core.ipc_async import AsyncIPCClient
+from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
 
 Key = tuple[str, str, int | None]  # (vm id, socket path, runner pid): one runner's console
 RunWorker = Callable[..., Worker[None]]

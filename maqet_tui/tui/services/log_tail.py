@@ -12,8 +12,8 @@ from pathlib import Path
 
 from textual.message import Message
 
-from ..messages import LogChunk
-from .threads import ServiceThread
+from maqet_tui.tui.messages import LogChunk
+from maqet_tui.tui.services.threads import ServiceThread
 
 INTERVAL = 0.25
 TAIL_BYTES = 64 * 1024

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import psutil
 from textual.message import Message
 
-from ..messages import HostSample, StatsSampled
-from .threads import ServiceThread
+from maqet_tui.tui.messages import HostSample, StatsSampled
+from maqet_tui.tui.services.threads import ServiceThread
 
 INTERVAL = 2.0  # like top's default pace; each sample repaints the live rows
 

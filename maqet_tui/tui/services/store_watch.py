@@ -15,9 +15,9 @@ from typing import Any
 
 from textual.message import Message
 
-from ... import store
-from ..messages import EventsLoaded, RowsLoaded
-from .threads import ServiceThread
+from maqet_tui.core.watch import StoreProbe, release_thread
+from maqet_tui.tui.messages import EventsLoaded, RowsLoaded
+from maqet_tui.tui.services.threads import ServiceThread
 
 POLL_INTERVAL = 0.15
 EVENT_HISTORY = 200
@@ -30,7 +30,7 @@ class StoreWatcher(ServiceThread):
         self, db_path: Path, post: Callable[[Message], object], interval: float = POLL_INTERVAL
     ) -> None:
         super().__init__(post)
-        self.db_path = db_path
+        self.probe = StoreProbe(db_path)
         self.interval = interval
         self._lock = threading.Lock()
         self._selected: tuple[int, str | None] = (0, None)
@@ -59,8 +59,7 @@ class StoreWatcher(ServiceThread):
             if self.stopped:
                 return
             try:
-                store.open_db(self.db_path)
-                now = store.data_version()
+                now = self.probe.version()
                 with self._lock:
                     wanted = self._selected
                 selected = wanted[1]
@@ -68,23 +67,22 @@ class StoreWatcher(ServiceThread):
                 self._force = False
                 version = now
                 if changed:
-                    self.post(RowsLoaded([vm.to_dict() for vm in store.all_vms()]))
+                    self.post(RowsLoaded(self.probe.rows()))
                 if wanted != shown:
                     shown, last_event = wanted, 0
                     if selected is not None:
-                        events, last_event = _events(selected, 0)
+                        events, last_event = self._events(selected, 0)
                         self.post(EventsLoaded(selected, events, reset=True))
                 elif changed and selected is not None:
-                    events, last_event = _events(selected, last_event)
+                    events, last_event = self._events(selected, last_event)
                     if events:
                         self.post(EventsLoaded(selected, events, reset=False))
             except Exception:
                 # A busy or briefly unreadable database: try again next turn rather than die.
                 version = None
-                store.close_db()
+                release_thread()
 
-
-def _events(vm_id: str, after: int) -> tuple[list[dict[str, Any]], int]:
-    """Events of `vm_id` with id > `after` (the newest EVENT_HISTORY), and the new high mark."""
-    events = store.events_since(vm_id, after, EVENT_HISTORY)
-    return events, (events[-1]["id"] if events else after)
+    def _events(self, vm_id: str, after: int) -> tuple[list[dict[str, Any]], int]:
+        """Events of `vm_id` with id > `after` (the newest EVENT_HISTORY), and the new mark."""
+        events = self.probe.events_since(vm_id, after, EVENT_HISTORY)
+        return events, (events[-1]["id"] if events else after)

@@ -16,10 +16,10 @@ from typing import Any
 from textual.message import Message
 from textual.worker import Worker
 
-from ...errors import IPCError
-from ...ipc_async import AsyncIPCClient
-from ..messages import RunnerEvent, RunnerGone
-from ..vmview import LIVE
+from maqet_tui.common.errors import IPCError
+from maqet_tui.core.ipc_async import AsyncIPCClient
+from maqet_tui.tui.messages import RunnerEvent, RunnerGone
+from maqet_tui.tui.vmview import LIVE
 
 TOPICS = ["status", "qmp-event"]
 RETRY_AFTER = 1.0

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from textual.message import Message
 
-from ... import store
+from maqet_tui.core.watch import release_thread
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ async def run_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             deliver(settle_result, value)
         finally:
             # peewee keeps one connection per thread; this thread is about to end.
-            store.close_db()
+            release_thread()
 
     threading.Thread(target=target, name=getattr(fn, "__name__", "blocking"), daemon=True).start()
     return await fut
@@ -98,7 +98,7 @@ class ServiceThread:
         try:
             self.run()
         finally:
-            store.close_db()
+            release_thread()
 
     def run(self) -> None:
         raise NotImplementedError

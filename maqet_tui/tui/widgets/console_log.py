@@ -25,7 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..term import MAX_LINES, LineTerm
+from maqet_tui.tui.term import MAX_LINES, LineTerm
 
 LEAVE_KEY = "ctrl+right_square_bracket"
 RAW_TOOLTIP = "Raw mode: keys to the guest"

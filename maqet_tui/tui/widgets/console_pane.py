@@ -18,15 +18,15 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
-from ..messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
-from ..services.console_stream import ConsoleStream, Key
-from ..services.threads import run_blocking
-from ..vmview import LIVE
-from .console_log import ConsoleLog
-from .history_input import HistoryInput
+from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
+from maqet_tui.tui.services.console_stream import ConsoleStream, Key
+from maqet_tui.tui.services.threads import run_blocking
+from maqet_tui.tui.vmview import LIVE
+from maqet_tui.tui.widgets.console_log import ConsoleLog
+from maqet_tui.tui.widgets.history_input import HistoryInput
 
 if TYPE_CHECKING:
-    from ..app import MaqetApp
+    from maqet_tui.tui.app import MaqetApp
 
 VM = dict[str, Any]
 RETRY_AFTER = 1.0

@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
-from ..vmview import STATUS_STYLE, event_text, fmt_time
+from maqet_tui.tui.vmview import STATUS_STYLE, event_text, fmt_time
 
 MAX_LINES = 2000
 

@@ -11,8 +11,8 @@ import socket
 from rich.text import Text
 from textual.widgets import Static
 
-from ..messages import HostSample
-from ..vmview import fmt_bytes
+from maqet_tui.tui.messages import HostSample
+from maqet_tui.tui.vmview import fmt_bytes
 
 # What a frozen header shows (tests and snapshots must not depend on the machine they run on).
 FROZEN = HostSample(cores=4, load=(0.25, 0.2, 0.15), mem_used=2 << 30, mem_total=8 << 30)

@@ -14,7 +14,14 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..vmview import STATUS_STYLE, command_line, event_text, fmt_mib, fmt_time, fmt_uptime
+from maqet_tui.tui.vmview import (
+    STATUS_STYLE,
+    command_line,
+    event_text,
+    fmt_mib,
+    fmt_time,
+    fmt_uptime,
+)
 
 VM = dict[str, Any]
 RECENT = 8

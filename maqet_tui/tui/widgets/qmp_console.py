@@ -21,13 +21,13 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, RichLog
 
-from ..ops import error_text
-from ..services.threads import run_blocking
-from ..vmview import LIVE
-from .history_input import HistoryInput
+from maqet_tui.tui.ops import error_text
+from maqet_tui.tui.services.threads import run_blocking
+from maqet_tui.tui.vmview import LIVE
+from maqet_tui.tui.widgets.history_input import HistoryInput
 
 if TYPE_CHECKING:
-    from ..app import MaqetApp
+    from maqet_tui.tui.app import MaqetApp
 
 VM = dict[str, Any]
 QMP_TIMEOUT = 30.0

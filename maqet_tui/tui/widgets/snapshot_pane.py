@@ -17,13 +17,13 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from ...snapshots import list_snapshots, snapshot
-from ..ops import error_text
-from ..services.threads import run_blocking
-from ..vmview import fmt_bytes
+from maqet_tui.core.snapshots import list_snapshots, snapshot
+from maqet_tui.tui.ops import error_text
+from maqet_tui.tui.services.threads import run_blocking
+from maqet_tui.tui.vmview import fmt_bytes
 
 if TYPE_CHECKING:
-    from ..app import MaqetApp
+    from maqet_tui.tui.app import MaqetApp
 
 VM = dict[str, Any]
 SNAPSHOT_STATUSES = frozenset({"running", "paused", "stopped", "crashed"})

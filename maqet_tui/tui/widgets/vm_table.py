@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ..vmview import STATUS_STYLE, fmt_bytes, fmt_cpu, fmt_mib, fmt_uptime
+from maqet_tui.tui.vmview import STATUS_STYLE, fmt_bytes, fmt_cpu, fmt_mib, fmt_uptime
 
 VM = dict[str, Any]
 Stats = Mapping[str, tuple[float, int]]

@@ -13,10 +13,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from .errors import MaqetError
-from .vmstate import RUNNING, fmt_uptime
+from maqet_tui.cli.common import manager, paths
+from maqet_tui.cli.more import COMMANDS as MORE
+from maqet_tui.cli.more import add_parsers
+from maqet_tui.common.errors import MaqetError
+from maqet_tui.common.vmstate import RUNNING, fmt_uptime
 
 
 def _seconds(text: str) -> float:
@@ -113,16 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--delete-disks", action="store_true", help="also delete the disks maqet-tui created for it"
     )
-    from .cli_more import add_parsers
-
     add_parsers(cmd)
     return p
-
-
-def _manager(args: argparse.Namespace) -> Any:
-    from .manager import Manager
-
-    return Manager(getattr(args, "home", None))
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -139,10 +133,10 @@ def cmd_add(args: argparse.Namespace) -> int:
         "qemu_args",
     )
     config = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-    from .definitions import add_from_files, add_with_disks
-    from .peer_yaml import NewDisk
+    from maqet_tui.core.definitions import add_from_files, add_with_disks
+    from maqet_tui.core.peer_yaml import NewDisk
 
-    m = _manager(args)
+    m = manager(args)
     if args.from_files:
         if config or args.new_disk:
             raise MaqetError("--from cannot be combined with other definition options")
@@ -160,7 +154,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    vms = _manager(args).list()
+    vms = manager(args).list()
     if args.json:
         print(json.dumps(vms, indent=2))
         return 0
@@ -186,7 +180,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    vm = _manager(args).get(args.name)
+    vm = manager(args).get(args.name)
     if args.json:
         print(json.dumps(vm, indent=2))
         return 0
@@ -199,44 +193,36 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _paths(args: argparse.Namespace) -> Any:
-    from .paths import Paths
-
-    paths = Paths.resolve(getattr(args, "home", None))
-    paths.ensure()
-    return paths
-
-
 def cmd_start(args: argparse.Namespace) -> int:
     # lifecycle, not the Manager: the same path, without loading the ORM (peewee ~25 ms).
-    from .lifecycle import start
+    from maqet_tui.core.lifecycle import start
 
-    vm, already = start(_paths(args), args.name, args.timeout)
+    vm, already = start(paths(args), args.name, args.timeout)
     already_text = "already " if already else ""
     print(f"{vm['name']} is {already_text}{vm['status']} (qemu pid {vm['qemu_pid']})")
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from .lifecycle import stop
+    from maqet_tui.core.lifecycle import stop
 
     def progress(text: str) -> None:
         print(f"{args.name}: {text}", file=sys.stderr, flush=True)
 
-    vm, already = stop(_paths(args), args.name, args.force, args.timeout, progress)
+    vm, already = stop(paths(args), args.name, args.force, args.timeout, progress)
     already_text = "already " if already else ""
     print(f"{vm['name']} is {already_text}{vm['status']}")
     return 0
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    vm = _manager(args).pause(args.name)
+    vm = manager(args).pause(args.name)
     print(f"{vm['name']} is {vm['status']}")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    vm = _manager(args).resume(args.name)
+    vm = manager(args).resume(args.name)
     print(f"{vm['name']} is {vm['status']}")
     return 0
 
@@ -250,12 +236,12 @@ def cmd_qmp(args: argparse.Namespace) -> int:
             raise MaqetError(f"ARGUMENTS_JSON is not valid JSON: {exc.msg}") from None
         if not isinstance(arguments, dict):
             raise MaqetError("ARGUMENTS_JSON must be a JSON object")
-    print(json.dumps(_manager(args).qmp(args.name, args.command, arguments), indent=2))
+    print(json.dumps(manager(args).qmp(args.name, args.command, arguments), indent=2))
     return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    m = _manager(args)
+    m = manager(args)
     vm = m.get(args.name)
     path = m.paths.serial_log(vm["id"]) if args.serial else m.paths.runner_log(vm["id"])
     out = sys.stdout.buffer
@@ -284,29 +270,29 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from .console_cli import attach
-    from .errors import StateError
+    from maqet_tui.cli.console import attach
+    from maqet_tui.common.errors import StateError
 
-    vm = _manager(args).get(args.name)
+    vm = manager(args).get(args.name)
     if vm["status"] not in RUNNING or not vm["socket_path"]:
         raise StateError(f"VM {vm['name']!r} is not running (status: {vm['status']})")
     return attach(vm["socket_path"], vm["name"])
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import ensure_demo
+    from maqet_tui.core.demo import ensure_demo
 
     def step(text: str, fraction: float | None) -> None:
         print(f"  {text}" if fraction is None else f"  [{fraction:4.0%}] {text}", file=sys.stderr)
 
-    vm, created = ensure_demo(_manager(args), step)
+    vm, created = ensure_demo(manager(args), step)
     verb = "added" if created else "already defined:"
     print(f"{verb} {vm['name']} ({vm['id']}); start it with: maqet-tui start {vm['name']}")
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    vm = _manager(args).remove(args.name, force=args.force, delete_disks=args.delete_disks)
+    vm = manager(args).remove(args.name, force=args.force, delete_disks=args.delete_disks)
     print(f"removed {vm['name']}")
     for path in vm["kept"]:
         print(f"kept its disks in {path} (rm --delete-disks removes them)")
@@ -344,15 +330,12 @@ def _glue_qemu_args(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .cli_more import COMMANDS as MORE
-
-    COMMANDS.update(MORE)
     args = _parser().parse_args(_glue_qemu_args(list(sys.argv[1:] if argv is None else argv)))
     if not args.cmd:
         _parser().print_usage(sys.stderr)
         return 2
     try:
-        return COMMANDS[args.cmd](args)
+        return {**COMMANDS, **MORE}[args.cmd](args)
     except MaqetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, MaqetError, clip, key_list
+from maqet_tui.common.errors import ConfigError, MaqetError, clip, key_list
 
 FORMATS = ("qcow2", "raw")
 INTERFACES = ("virtio", "ide", "sata", "none")

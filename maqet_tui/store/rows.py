@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError
-from .ids import looks_like_id
+from maqet_tui.common.errors import StoreError
+from maqet_tui.common.ids import looks_like_id
 
 SCHEMA_VERSION = 3
 EVENTS_KEPT_PER_VM = 300

@@ -14,9 +14,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .disks import disk_args, normalize_disk, normalize_share, require_existing, share_args
-from .errors import ConfigError, clip, key_list
-from .ids import looks_like_id
+from maqet_tui.common.errors import ConfigError, clip, key_list
+from maqet_tui.common.ids import looks_like_id
+from maqet_tui.core.disks import (
+    disk_args,
+    normalize_disk,
+    normalize_share,
+    require_existing,
+    share_args,
+)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ACCELS = ("auto", "kvm", "tcg")

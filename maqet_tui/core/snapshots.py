@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .disks import image_info, snapshot_offline
-from .errors import ConfigError, MaqetError, StateError
-from .manager import Manager
-from .vmstate import RUNNING
+from maqet_tui.common.errors import ConfigError, MaqetError, StateError
+from maqet_tui.common.vmstate import RUNNING
+from maqet_tui.core.disks import image_info, snapshot_offline
+from maqet_tui.core.manager import Manager
 
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ONLINE = {"create": "savevm", "revert": "loadvm", "delete": "delvm"}

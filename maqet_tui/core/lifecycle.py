@@ -23,9 +23,7 @@ from collections.abc import Callable
 from contextlib import closing
 from typing import Any
 
-from . import ipc_client, rows
-from .config import VMConfig, build_argv
-from .errors import (
+from maqet_tui.common.errors import (
     ConfigError,
     IPCError,
     NotFoundError,
@@ -35,12 +33,15 @@ from .errors import (
     TimeoutError_,
     clip,
 )
-from .ids import looks_like_id
-from .liveness import LIVE, find_runner, is_runner_of
-from .paths import Paths
-from .procs import is_alive, signal_if_same, start_time, wait_gone
-from .reconcile import Reconciler, bury
-from .spawn import launch, wait_ready
+from maqet_tui.common.ids import looks_like_id
+from maqet_tui.common.paths import Paths
+from maqet_tui.common.procs import is_alive, signal_if_same, start_time, wait_gone
+from maqet_tui.core import ipc_client
+from maqet_tui.core.config import VMConfig, build_argv
+from maqet_tui.core.liveness import LIVE, find_runner, is_runner_of
+from maqet_tui.core.reconcile import Reconciler, bury
+from maqet_tui.core.spawn import launch, wait_ready
+from maqet_tui.store import rows
 
 RUNNING = ("running", "paused")
 DEFAULT_TIMEOUT = 30.0
@@ -57,7 +58,7 @@ def open_rows(paths: Paths) -> sqlite3.Connection:
     """A bare connection to the home's database, migrated to the current schema if needed."""
     con = rows.connect(paths.db)
     if con is None:
-        from . import store  # creates or migrates the schema (peewee owns it)
+        from maqet_tui.store import models as store
 
         store.open_db(paths.db)
         con = rows.connect(paths.db)

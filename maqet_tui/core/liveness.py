@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .procs import cmdline, is_alive
+from maqet_tui.common.procs import cmdline, is_alive
 
 LIVE = ("starting", "running", "paused", "stopping")
 

@@ -15,10 +15,10 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from . import ipc_protocol as proto
-from . import unixsock
-from .errors import IPCError
-from .procs import process_state
+from maqet_tui.common import unixsock
+from maqet_tui.common.errors import IPCError
+from maqet_tui.common.procs import process_state
+from maqet_tui.protocol import wire as proto
 
 HEARTBEAT = 2.0  # seconds a runner may take to answer a ping before it counts as hung
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import peewee as pw
 
-from . import rows
-from .errors import NotFoundError, StoreError, clip
-from .ids import looks_like_id
+from maqet_tui.common.errors import NotFoundError, StoreError, clip
+from maqet_tui.common.ids import looks_like_id
+from maqet_tui.store import rows
 
 SCHEMA_VERSION = rows.SCHEMA_VERSION
 EVENTS_KEPT_PER_VM = rows.EVENTS_KEPT_PER_VM

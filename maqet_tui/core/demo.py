@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import NotFoundError, StateError
-from .guest_image import KERNEL_APPEND, GuestImage, Progress, ensure_guest
-from .manager import Manager
+from maqet_tui.common.errors import NotFoundError, StateError
+from maqet_tui.core.guest_image import KERNEL_APPEND, GuestImage, Progress, ensure_guest
+from maqet_tui.core.manager import Manager
 
 DEMO_NAME = "demo"
 

@@ -17,9 +17,9 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import ConfigError
-from .privacy import warn_if_open
-from .unixsock import MAX_SOCKET_PATH
+from maqet_tui.common.errors import ConfigError
+from maqet_tui.common.privacy import warn_if_open
+from maqet_tui.common.unixsock import MAX_SOCKET_PATH
 
 
 def default_home() -> Path:

@@ -14,12 +14,12 @@ import os
 import sqlite3
 from typing import Any
 
-from . import rows
-from .config import identity_tag
-from .errors import StoreError
-from .liveness import LIVE, runner_alive
-from .procs import kill_group_if_tagged, wait_group_gone
-from .unixsock import connected
+from maqet_tui.common.errors import StoreError
+from maqet_tui.common.procs import kill_group_if_tagged, wait_group_gone
+from maqet_tui.common.unixsock import connected
+from maqet_tui.core.config import identity_tag
+from maqet_tui.core.liveness import LIVE, runner_alive
+from maqet_tui.store import rows
 
 WRITE_WAIT_MS = 50  # how long a read command waits for the write lock to record a death
 

@@ -14,13 +14,15 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle, rows, store
-from .config import VMConfig, validate_name
-from .errors import IPCError, StateError
-from .paths import Paths
-from .procs import is_alive
-from .reconcile import Reconciler
-from .vmstate import RUNNING
+from maqet_tui.common.errors import IPCError, StateError
+from maqet_tui.common.paths import Paths
+from maqet_tui.common.procs import is_alive
+from maqet_tui.common.vmstate import RUNNING
+from maqet_tui.core import lifecycle
+from maqet_tui.core.config import VMConfig, validate_name
+from maqet_tui.core.reconcile import Reconciler
+from maqet_tui.store import models as store
+from maqet_tui.store import rows
 
 DEFAULT_START_TIMEOUT = lifecycle.DEFAULT_TIMEOUT
 DEFAULT_STOP_TIMEOUT = lifecycle.DEFAULT_TIMEOUT

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import StartError, TimeoutError_
-from .paths import Paths, fallback_runtime_dir
+from maqet_tui.common.errors import StartError, TimeoutError_
+from maqet_tui.common.paths import Paths, fallback_runtime_dir
 
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from maqet_tui.common.errors import ConfigError
 
 MAX_FILE = 1 << 20
 # What one document may expand to (a VM definition is a few dozen values).

@@ -16,9 +16,9 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from . import ipc_protocol as proto
-from . import unixsock
-from .errors import IPCError
+from maqet_tui.common import unixsock
+from maqet_tui.common.errors import IPCError
+from maqet_tui.protocol import wire as proto
 
 CONNECT_TIMEOUT = 2.0
 CALL_TIMEOUT = 5.0

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import peer_yaml, store
-from .config import VMConfig, validate_name
-from .disks import check_size, create_qcow2
-from .errors import ConfigError, MaqetError, clip
-from .manager import Manager
+from maqet_tui.common.errors import ConfigError, MaqetError, clip
+from maqet_tui.core import peer_yaml
+from maqet_tui.core.config import VMConfig, validate_name
+from maqet_tui.core.disks import check_size, create_qcow2
+from maqet_tui.core.manager import Manager
+from maqet_tui.store import models as store
 
 
 def add_from_files(manager: Manager, files: list[Path], name: str | None = None) -> dict[str, Any]:

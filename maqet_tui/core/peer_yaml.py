@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from . import yaml_bounded
-from .errors import ConfigError, clip, key_list
+from maqet_tui.common.errors import ConfigError, clip, key_list
+from maqet_tui.core import yaml_bounded
 
 TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
 MAX_FILE = yaml_bounded.MAX_FILE

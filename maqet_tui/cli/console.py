@@ -15,10 +15,10 @@ import termios
 import tty
 from typing import Any, BinaryIO
 
-from . import ipc_protocol as proto
-from . import unixsock
-from .errors import IPCError
-from .vmstate import RUNNING
+from maqet_tui.common import unixsock
+from maqet_tui.common.errors import IPCError
+from maqet_tui.common.vmstate import RUNNING
+from maqet_tui.protocol import wire as proto
 
 ESCAPE = b"\x1d"  # Ctrl-]
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .cli import _manager
-from .errors import ConfigError, clip
+from maqet_tui.cli.common import manager
+from maqet_tui.common.errors import ConfigError, clip
 
 Cmd = Callable[[str, str], argparse.ArgumentParser]
 
@@ -39,9 +39,9 @@ def add_parsers(cmd: Cmd) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .definitions import export
+    from maqet_tui.core.definitions import export
 
-    text = export(_manager(args), args.name)
+    text = export(manager(args), args.name)
     if args.output:
         Path(args.output).write_text(text)
         print(f"wrote {args.output}")
@@ -51,7 +51,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:
-    from . import yaml_bounded  # only here: yaml costs ~12 ms, and every CLI command loads this
+    from maqet_tui.core import yaml_bounded
 
     changes: dict[str, Any] = {}
     for item in items:
@@ -64,15 +64,15 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    vm = _manager(args).set_config(args.name, parse_assignments(args.assignments))
+    vm = manager(args).set_config(args.name, parse_assignments(args.assignments))
     print(f"updated {vm['name']}")
     return 0
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from .snapshots import list_snapshots, snapshot
+    from maqet_tui.core.snapshots import list_snapshots, snapshot
 
-    m = _manager(args)
+    m = manager(args)
     if args.action == "list":
         snaps = list_snapshots(m, args.name)
     else:
@@ -91,9 +91,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_screendump(args: argparse.Namespace) -> int:
-    from .snapshots import screendump
+    from maqet_tui.core.snapshots import screendump
 
-    print(f"wrote {screendump(_manager(args), args.name, Path(args.file))}")
+    print(f"wrote {screendump(manager(args), args.name, Path(args.file))}")
     return 0
 
 

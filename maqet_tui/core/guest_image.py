@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from maqet_tui.errors import MaqetError
-from maqet_tui.paths import default_home
+from maqet_tui.common.errors import MaqetError
+from maqet_tui.common.paths import default_home
 
 READY_LINE = "MAQET GUEST READY"
 # Not `quiet`: the kernel's boot messages are how a newcomer sees Linux boot in the Console pane;
@@ -341,7 +341,7 @@ def ensure_guest(cache_dir: Path, progress: Progress | None = None) -> GuestImag
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) > 1 or (args and args[0].startswith("-")):
-        print("usage: python -m maqet_tui.guest_image [CACHE_DIR]", file=sys.stderr)
+        print("usage: python -m maqet_tui.core.guest_image [CACHE_DIR]", file=sys.stderr)
         return 0 if args[0] in ("-h", "--help") else 2
 
     def show(step: str, fraction: float | None) -> None:
