@@ -134,6 +134,7 @@ class BenchEnv:
                 p.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(5)
+        from maqet_tui.common.vmstate import LIVE
         from maqet_tui.core.manager import Manager
         from maqet_tui.store import models as store
 
@@ -143,7 +144,7 @@ class BenchEnv:
             try:
                 m = Manager(home)
                 for vm in m.list():
-                    if vm["status"] in store.LIVE_STATUSES:
+                    if vm["status"] in LIVE:
                         m.stop(vm["id"], force=True, timeout=10)
             except Exception as exc:
                 problems.append(f"stopping the VMs of {home}: {type(exc).__name__}: {exc}")

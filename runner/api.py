@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.procs import process_state
-from maqet_tui.common.vmstate import RUNNING as LIVE
+from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.protocol import wire as proto
 
 from .ipc_server import Connection, RequestError
@@ -74,7 +74,7 @@ class RunnerAPI:
             data = params.get("data")
             if not isinstance(data, str) or len(data) > 65536:
                 raise RequestError(proto.BAD_REQUEST, "'data' must be a string of at most 64 KiB")
-            if self.r.console is None or self.r.status not in LIVE:
+            if self.r.console is None or self.r.status not in QEMU_UP:
                 raise RequestError(proto.NOT_RUNNING, f"VM {self.r.name!r} is {self.r.status}")
             try:
                 return {"written": await self.r.console.write(data)}
@@ -99,7 +99,7 @@ class RunnerAPI:
         return {"topics": sorted(conn.topics)}
 
     def _require_live(self) -> None:
-        if self.r.status not in LIVE:
+        if self.r.status not in QEMU_UP:
             raise RequestError(proto.NOT_RUNNING, f"VM {self.r.name!r} is {self.r.status}")
 
     async def _qmp(
@@ -145,6 +145,6 @@ class RunnerAPI:
         self._require_live()
         # Either, answered too late, is undone by the other: the caller was told it failed.
         await self._qmp("stop" if pause else "cont", None, undo="cont" if pause else "stop")
-        if self.r.status != want and self.r.status in LIVE:
+        if self.r.status != want and self.r.status in QEMU_UP:
             self.r.set_status(want)
         return self.r.status_dict()

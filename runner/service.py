@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from maqet_tui.common.procs import start_time
+from maqet_tui.common.vmstate import STOP_REQUESTED
 
 from .api import RunnerAPI
 from .console import Console
@@ -278,7 +279,7 @@ class Runner:
             if row.runner_pid != self.pid:
                 self._spawn(self.stop(True, 0, "another runner owns the VM now", record=False))
                 return
-            if row.status in ("stopping", "stopped") and self.stop_task is None:
+            if row.status in STOP_REQUESTED and self.stop_task is None:
                 self._spawn(
                     self.stop(
                         row.status == "stopped",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
 from tests.helpers import Env, check_no_leaks, make_env, remove_env, vm_processes
@@ -42,7 +43,7 @@ def manager(env: Env) -> Iterator[Manager]:
     # fixture then proves nothing survived it.
     store.open_db(m.paths.db)
     for vm in m.list():
-        if vm["status"] in store.LIVE_STATUSES:
+        if vm["status"] in LIVE:
             m.stop(vm["id"], force=True, timeout=10)
 
 

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from maqet_tui.common import unixsock
 from maqet_tui.common.errors import IPCError
-from maqet_tui.common.vmstate import RUNNING
+from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.protocol import wire as proto
 
 ESCAPE = b"\x1d"  # Ctrl-]
@@ -55,7 +55,7 @@ class _Session:
             self.out.flush()
         elif msg.get("event") == "status":
             status = msg["data"]["status"]
-            if status not in RUNNING:
+            if status not in QEMU_UP:
                 self.ended = f"the VM is {status}"
         elif "error" in msg:
             self.ended = msg["error"].get("message", "error")

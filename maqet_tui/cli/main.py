@@ -18,7 +18,7 @@ from maqet_tui.cli.common import manager, paths
 from maqet_tui.cli.more import COMMANDS as MORE
 from maqet_tui.cli.more import add_parsers
 from maqet_tui.common.errors import MaqetError
-from maqet_tui.common.vmstate import RUNNING, fmt_uptime
+from maqet_tui.common.vmstate import QEMU_UP, fmt_uptime
 
 
 def _seconds(text: str) -> float:
@@ -274,7 +274,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from maqet_tui.common.errors import StateError
 
     vm = manager(args).get(args.name)
-    if vm["status"] not in RUNNING or not vm["socket_path"]:
+    if vm["status"] not in QEMU_UP or not vm["socket_path"]:
         raise StateError(f"VM {vm['name']!r} is not running (status: {vm['status']})")
     return attach(vm["socket_path"], vm["name"])
 

@@ -36,14 +36,14 @@ from maqet_tui.common.errors import (
 from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.paths import Paths
 from maqet_tui.common.procs import is_alive, signal_if_same, start_time, wait_gone
+from maqet_tui.common.vmstate import LIVE, QEMU_UP, TRANSITIONAL
 from maqet_tui.core import ipc_client
 from maqet_tui.core.config import VMConfig, build_argv
-from maqet_tui.core.liveness import LIVE, find_runner, is_runner_of
+from maqet_tui.core.liveness import find_runner, is_runner_of
 from maqet_tui.core.reconcile import Reconciler, bury
 from maqet_tui.core.spawn import launch, wait_ready
 from maqet_tui.store import rows
 
-RUNNING = ("running", "paused")
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 3600.0
 STOP_GRACE = 5.0  # past the stop timeout: QEMU's quit (3 s), the kill, the final record
@@ -106,9 +106,9 @@ def start(
         rec = Reconciler(con)
         while True:
             row = rec.row(_find(con, ident))
-            if row["status"] in RUNNING:
+            if row["status"] in QEMU_UP:
                 return row, True
-            if row["status"] in ("starting", "stopping"):
+            if row["status"] in TRANSITIONAL:
                 what = (
                     f"the {'start' if row['status'] == 'starting' else 'stop'} of {row['name']!r}"
                 )

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from maqet_tui.common.procs import cmdline, is_alive
-
-LIVE = ("starting", "running", "paused", "stopping")
+from maqet_tui.common.vmstate import LIVE
 
 
 def is_runner_of(pid: int, vm_id: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from maqet_tui.common.errors import IPCError, StateError
 from maqet_tui.common.paths import Paths
 from maqet_tui.common.procs import is_alive
-from maqet_tui.common.vmstate import RUNNING
+from maqet_tui.common.vmstate import LIVE, QEMU_UP
 from maqet_tui.core import lifecycle
 from maqet_tui.core.config import VMConfig, validate_name
 from maqet_tui.core.reconcile import Reconciler
@@ -50,11 +50,11 @@ class Manager:
         when another process holds the store's write lock (the correction is written later)."""
         store.open_db(self.paths.db)
         vms = [vm.to_dict() for vm in store.all_vms()]
-        if any(vm["status"] in store.LIVE_STATUSES for vm in vms):
+        if any(vm["status"] in LIVE for vm in vms):
             with closing(lifecycle.open_rows(self.paths)) as con:
                 rec = Reconciler(con)
                 for vm in vms:
-                    row = rows.get(con, vm["id"]) if vm["status"] in store.LIVE_STATUSES else None
+                    row = rows.get(con, vm["id"]) if vm["status"] in LIVE else None
                     if row is not None:
                         fixed = rec.row(row)
                         vm.update({k: fixed[k] for k in vm if k in fixed and k != "config"})
@@ -69,7 +69,7 @@ class Manager:
     def _vm(self, ident: str, reconcile: bool = True) -> store.VM:
         store.open_db(self.paths.db)
         vm = store.find(ident)
-        if reconcile and vm.status in store.LIVE_STATUSES:
+        if reconcile and vm.status in LIVE:
             with closing(lifecycle.open_rows(self.paths)) as con:
                 row = rows.get(con, vm.id)
                 if row is not None and Reconciler(con).row(row) != row:
@@ -91,7 +91,7 @@ class Manager:
         """
         with store.immediate():
             vm = store.find(ident)
-            if vm.status in store.LIVE_STATUSES:
+            if vm.status in LIVE:
                 raise StateError(f"VM {vm.name!r} is {vm.status}; stop it before editing")
             cfg = VMConfig.from_dict({**json.loads(vm.config), **changes})
             store.update_vm(vm.id, config=json.dumps(cfg.to_dict()))
@@ -101,7 +101,7 @@ class Manager:
         """Forget a VM. Its data directory (disks we created) is kept unless `delete_disks`;
         the result's `kept` lists what stays on disk so the caller can say where."""
         vm = self._vm(ident)
-        if vm.status in store.LIVE_STATUSES:
+        if vm.status in LIVE:
             if not force:
                 raise StateError(f"VM {vm.name!r} is {vm.status}; stop it first or use --force")
             self.stop(vm.id, force=True)
@@ -134,7 +134,7 @@ class Manager:
         Idempotent: stopping a stopped VM is not an error.
         """
         row, _already = lifecycle.stop(self.paths, ident, force, timeout)
-        if row["status"] in store.LIVE_STATUSES:
+        if row["status"] in LIVE:
             return {**self.get(row["id"]), "status": row["status"]}
         return self.get(row["id"])
 
@@ -178,14 +178,14 @@ class Manager:
         self, ident: str, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
     ) -> Any:
         vm = self._vm(ident)
-        if vm.status not in RUNNING:
+        if vm.status not in QEMU_UP:
             raise StateError(f"VM {vm.name!r} is not running (status: {vm.status})")
         try:
             return lifecycle.call(self.paths, vm.id, method, params or {}, timeout)
         except IPCError as exc:
             if exc.code in ("not-running", "closed"):  # it stopped under us: say so plainly
                 after = self._vm(vm.id)
-                if after.status not in RUNNING:
+                if after.status not in QEMU_UP:
                     raise StateError(
                         f"VM {vm.name!r} is not running (status: {after.status})"
                     ) from None

@@ -17,8 +17,9 @@ from typing import Any
 from maqet_tui.common.errors import StoreError
 from maqet_tui.common.procs import kill_group_if_tagged, wait_group_gone
 from maqet_tui.common.unixsock import connected
+from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.config import identity_tag
-from maqet_tui.core.liveness import LIVE, runner_alive
+from maqet_tui.core.liveness import runner_alive
 from maqet_tui.store import rows
 
 WRITE_WAIT_MS = 50  # how long a read command waits for the write lock to record a death

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from maqet_tui.common.errors import ConfigError, MaqetError, StateError
-from maqet_tui.common.vmstate import RUNNING
+from maqet_tui.common.vmstate import QEMU_UP, STARTABLE
 from maqet_tui.core.disks import image_info, snapshot_offline
 from maqet_tui.core.manager import Manager
 
@@ -67,7 +67,7 @@ def snapshot(manager: Manager, ident: str, action: str, tag: str) -> dict[str, A
         raise StateError(f"snapshot {tag!r} already exists on {vm['name']!r}")
     if action != "create" and tag not in existing:
         raise StateError(f"no snapshot {tag!r} on {vm['name']!r}")
-    live = vm["status"] in RUNNING
+    live = vm["status"] in QEMU_UP
     if live and action == "revert" and not snaps[tag]["vm_state_size"]:
         # loadvm of a disk-only snapshot fails inside QEMU and leaves the VM paused.
         raise StateError(
@@ -83,7 +83,7 @@ def snapshot(manager: Manager, ident: str, action: str, tag: str) -> dict[str, A
             raise MaqetError(
                 f"{ONLINE[action]} {tag} on {vm['name']!r}: {out.strip().splitlines()[-1]}"
             )
-    elif vm["status"] in ("stopped", "crashed"):
+    elif vm["status"] in STARTABLE:
         for disk in disks:
             snapshot_offline(action, disk, tag)
     else:

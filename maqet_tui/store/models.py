@@ -22,12 +22,11 @@ import peewee as pw
 
 from maqet_tui.common.errors import NotFoundError, StoreError, clip
 from maqet_tui.common.ids import looks_like_id
+from maqet_tui.common.vmstate import CLAIMED
 from maqet_tui.store import rows
 
 SCHEMA_VERSION = rows.SCHEMA_VERSION
 EVENTS_KEPT_PER_VM = rows.EVENTS_KEPT_PER_VM
-STATUSES = ("stopped", "starting", "running", "paused", "stopping", "crashed")
-LIVE_STATUSES = frozenset({"starting", "running", "paused", "stopping"})
 PRAGMAS = {
     "journal_mode": "wal",
     "busy_timeout": 15000,
@@ -248,7 +247,7 @@ def claim_running(vm_id: str, token: str, report: dict[str, Any]) -> bool:
         row is not None
         and row.start_token == token
         and row.runner_pid == report["runner_pid"]
-        and row.status in ("running", "paused", "stopping")
+        and row.status in CLAIMED
     ):
         return True
     with immediate():

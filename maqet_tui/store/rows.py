@@ -25,6 +25,7 @@ from typing import Any
 
 from maqet_tui.common.errors import StoreError
 from maqet_tui.common.ids import looks_like_id
+from maqet_tui.common.vmstate import CLAIMED, LIVE, STARTABLE, Status
 
 SCHEMA_VERSION = 3
 EVENTS_KEPT_PER_VM = 300
@@ -140,6 +141,8 @@ def _row(cur: sqlite3.Cursor) -> dict[str, Any] | None:
 
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM vm"
+# LIVE as a list of SQL literals, in the enum's order
+_LIVE_SQL = ", ".join(f"'{s}'" for s in Status if s in LIVE)
 
 
 def get(con: sqlite3.Connection, vm_id: str) -> dict[str, Any] | None:
@@ -155,9 +158,7 @@ def find(con: sqlite3.Connection, ident: str) -> dict[str, Any] | None:
 
 
 def live_rows(con: sqlite3.Connection) -> list[dict[str, Any]]:
-    cur = con.execute(
-        f"{_SELECT} WHERE status IN ('starting', 'running', 'paused', 'stopping') ORDER BY name"
-    )
+    cur = con.execute(f"{_SELECT} WHERE status IN ({_LIVE_SQL}) ORDER BY name")
     return [dict(zip(COLUMNS, r, strict=True)) for r in cur.fetchall()]
 
 
@@ -206,7 +207,7 @@ def begin_start(
     """`stopped`/`crashed` -> `starting`, only while the definition is still `config` (the one
     the caller built QEMU's argv from). The token that now owns the start, or None."""
     row = get(con, vm_id)
-    if row is None or row["status"] not in ("stopped", "crashed") or row["config"] != config:
+    if row is None or row["status"] not in STARTABLE or row["config"] != config:
         return None
     token = secrets.token_hex(8)
     update(
@@ -231,7 +232,7 @@ def claim(con: sqlite3.Connection, vm_id: str, token: str, report: dict[str, Any
     if row is None or row["start_token"] != token:
         return False
     if row["runner_pid"] == report["runner_pid"] and row["status"] != "starting":
-        return row["status"] in ("running", "paused", "stopping")
+        return row["status"] in CLAIMED
     if row["status"] != "starting":
         return False
     return update(

@@ -12,23 +12,22 @@ import time
 from typing import Any
 
 from maqet_tui.common import procs
+from maqet_tui.common.vmstate import LIVE, QEMU_UP, SETTLED, STARTABLE, Status
 from maqet_tui.common.vmstate import fmt_uptime as fmt_uptime
 from maqet_tui.core.config import VMConfig, build_argv
 
 VM = dict[str, Any]
 
-LIVE = frozenset({"starting", "running", "paused", "stopping"})
-
 # action name → statuses in which it makes sense. "stop" on a paused VM works (QEMU quits).
 ALLOWED: dict[str, frozenset[str]] = {
-    "start": frozenset({"stopped", "crashed"}),
-    "stop": frozenset({"running", "paused"}),
-    "force_stop": frozenset({"starting", "running", "paused", "stopping"}),
-    "pause": frozenset({"running"}),
-    "resume": frozenset({"paused"}),
-    "reset": frozenset({"running", "paused"}),
-    "delete": frozenset({"stopped", "crashed", "running", "paused"}),
-    "edit": frozenset({"stopped", "crashed"}),
+    "start": STARTABLE,
+    "stop": QEMU_UP,
+    "force_stop": LIVE,
+    "pause": frozenset({Status.RUNNING}),
+    "resume": frozenset({Status.PAUSED}),
+    "reset": QEMU_UP,
+    "delete": SETTLED,
+    "edit": STARTABLE,
 }
 
 # Palette titles, in the order a user expects to see them.

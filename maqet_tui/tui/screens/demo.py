@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 
+from maqet_tui.common.vmstate import LIVE, Status
 from maqet_tui.tui.messages import DemoFinished, DemoProgress
 
 START = "start"
@@ -74,7 +75,7 @@ class DemoScreen(ModalScreen[str | None]):
             return
         self.query_one(ProgressBar).update(total=100, progress=100)
         vm = msg.vm
-        live = vm.get("status") in ("starting", "running", "paused")
+        live = vm.get("status") in LIVE - {Status.STOPPING}
         how = "is defined" if msg.created else "already existed"
         step.update(Text(f"✓ {vm['name']} {how}" + (f" ({vm['status']})" if live else "")))
         start = self.query_one("#start", Button)

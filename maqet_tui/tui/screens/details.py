@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import TabbedContent
 
 from maqet_tui.common.errors import MaqetError
+from maqet_tui.common.vmstate import STARTABLE
 from maqet_tui.tui.screens.demo import START, DemoScreen
 from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_TAB
 from maqet_tui.tui.widgets.console_log import RAW_TOOLTIP, ConsoleLog
@@ -167,6 +168,6 @@ class DetailsMixin(_Base):
         self.want_select = str(vm["id"])
         self.action_tab("console")
         current = self.maqet.vms.get(str(vm["id"]), vm)
-        if current.get("status") in ("stopped", "crashed"):
+        if current.get("status") in STARTABLE:
             self.maqet.ops.start([current])
         self.vms_changed()

@@ -16,6 +16,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
+from maqet_tui.common.vmstate import LIVE, QEMU_UP
 from maqet_tui.tui.messages import EventsLoaded, LogChunk
 from maqet_tui.tui.screens.details import (
     CONSOLE_BINDINGS,
@@ -26,7 +27,7 @@ from maqet_tui.tui.screens.details import (
 )
 from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
-from maqet_tui.tui.vmview import LIVE, matches
+from maqet_tui.tui.vmview import matches
 from maqet_tui.tui.widgets.event_log import EventLog
 from maqet_tui.tui.widgets.host_header import HostHeader
 from maqet_tui.tui.widgets.log_view import LogView
@@ -134,7 +135,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         self.table.show(rows, self.maqet.stats, self.marks)
         if self.want_select and self.table.select_id(self.want_select):
             self.want_select = None
-        running = sum(1 for vm in vms.values() if vm.get("status") in ("running", "paused"))
+        running = sum(1 for vm in vms.values() if vm.get("status") in QEMU_UP)
         header = self.query_one(HostHeader)
         header.set_counts(running, len(vms))
         header.set_host(self.maqet.host)

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input
 
+from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.screens.snapshot_tag import SnapshotTagScreen
 
@@ -72,7 +73,7 @@ class SnapshotActionsMixin(_Base):
         if vm is None or not self.snapshot_action_ok("snapshot_take"):
             return
         existing = {str(s["tag"]) for s in pane.snapshots or []}
-        live = vm.get("status") in ("running", "paused")
+        live = vm.get("status") in QEMU_UP
 
         def done(tag: str | None) -> None:
             if tag is not None and pane.vm is vm:
@@ -98,7 +99,7 @@ class SnapshotActionsMixin(_Base):
     def action_snapshot_revert(self) -> None:
         pane = self.snapshot_pane
         vm, snap = pane.vm or {}, pane.selected or {}
-        live = vm.get("status") in ("running", "paused")
+        live = vm.get("status") in QEMU_UP
         ok = self.snapshot_action_ok("snapshot_revert")
         if ok and live and snap and not snap.get("vm_state_size"):
             # QEMU's loadvm refuses a disk-only snapshot, and leaves the guest paused.

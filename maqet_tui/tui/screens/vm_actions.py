@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding
 
+from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.screens.vm_form import VMFormScreen
 from maqet_tui.tui.vmview import ALLOWED, allowed
@@ -141,7 +142,7 @@ class VMActionsMixin:
         if not vms:
             return
         vm = vms[0]
-        live = vm.get("status") in ("running", "paused")
+        live = vm.get("status") in QEMU_UP
         body = f"The definition of {vm['name']} and its logs are removed; disk images are kept."
         if live:
             body = f"{vm['name']} is {vm['status']}: it will be force-stopped first. " + body

@@ -17,9 +17,9 @@ from textual.message import Message
 from textual.worker import Worker
 
 from maqet_tui.common.errors import IPCError
+from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.ipc_async import AsyncIPCClient
 from maqet_tui.tui.messages import RunnerEvent, RunnerGone
-from maqet_tui.tui.vmview import LIVE
 
 TOPICS = ["status", "qmp-event"]
 RETRY_AFTER = 1.0

@@ -18,10 +18,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
+from maqet_tui.common.vmstate import LIVE
 from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
 from maqet_tui.tui.services.console_stream import ConsoleStream, Key
 from maqet_tui.tui.services.threads import run_blocking
-from maqet_tui.tui.vmview import LIVE
 from maqet_tui.tui.widgets.console_log import ConsoleLog
 from maqet_tui.tui.widgets.history_input import HistoryInput
 

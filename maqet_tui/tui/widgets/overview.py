@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.tui.vmview import (
     STATUS_STYLE,
     command_line,
@@ -58,7 +59,7 @@ def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
     grid.add_column(overflow="fold")
     status = str(vm.get("status"))
     line = Text(status, style=STATUS_STYLE.get(status, ""))
-    if status in ("running", "paused"):
+    if status in QEMU_UP:
         line.append(f"  up {fmt_uptime(vm)}", style="")
     grid.add_row("name", f"{vm['name']}  (id {vm['id']})")
     grid.add_row("status", line)

@@ -21,9 +21,9 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, RichLog
 
+from maqet_tui.common.vmstate import LIVE, QEMU_UP
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.services.threads import run_blocking
-from maqet_tui.tui.vmview import LIVE
 from maqet_tui.tui.widgets.history_input import HistoryInput
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ class QMPConsole(Vertical):
         if vm is not None and (self.vm is None or self.vm["id"] != vm["id"]):
             self.log_widget.write(Text(f"── {vm['name']} ──", style="bold cyan"))
         self.vm = vm
-        live = vm is not None and vm.get("status") in ("running", "paused")
+        live = vm is not None and vm.get("status") in QEMU_UP
         self.input.placeholder = (
             "QMP command, e.g. query-status  (tab completes, ↑↓ history)"
             if live

@@ -17,6 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
+from maqet_tui.common.vmstate import QEMU_UP, SETTLED
 from maqet_tui.core.snapshots import list_snapshots, snapshot
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.services.threads import run_blocking
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from maqet_tui.tui.app import MaqetApp
 
 VM = dict[str, Any]
-SNAPSHOT_STATUSES = frozenset({"running", "paused", "stopped", "crashed"})
 VERBS = {"create": "taking", "revert": "reverting to", "delete": "deleting"}
 DONE = {
     "create": "took snapshot {tag} of {name}",
@@ -99,7 +99,7 @@ class SnapshotPane(Vertical):
         vm = self.vm
         if vm is None or self.busy or self.snapshots is None:
             return False
-        if vm.get("status") not in SNAPSHOT_STATUSES:
+        if vm.get("status") not in SETTLED:
             return False
         return action == "create" or self.selected_tag is not None
 
@@ -158,7 +158,7 @@ class SnapshotPane(Vertical):
         elif not snaps:
             status.update(Text(f"{vm['name']} has no snapshots yet: t takes one.", style="dim"))
         else:
-            how = "RAM + disks" if vm.get("status") in ("running", "paused") else "disks only"
+            how = "RAM + disks" if vm.get("status") in QEMU_UP else "disks only"
             status.update(
                 Text(f"{len(snaps)} snapshot(s) of {vm['name']} · t takes one ({how})", "dim")
             )
