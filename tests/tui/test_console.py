@@ -19,6 +19,7 @@ from maqet_tui.tui.widgets.console_pane import ConsoleInput
 from .conftest import (
     console_log,
     console_pane,
+    focused,
     footer_actions,
     main_screen,
     select,
@@ -70,7 +71,7 @@ async def test_console_shows_the_boot_and_takes_a_line_and_raw_keys(
         await pilot.press("escape")
         await wait_until(pilot, lambda: "console_raw" in footer_actions(app), "i offered")
         await pilot.press("i")
-        assert log.raw and app.focused is log
+        assert log.raw and focused(app) is log
         assert pane.query_one("#console-banner").has_class("-shown")
         assert footer_actions(app) == {"leave_raw"}
         await pilot.press(*"sleep 30", "enter")
