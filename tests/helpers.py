@@ -99,7 +99,10 @@ def run_cli(env: Env, *args: str, check: bool = False) -> subprocess.CompletedPr
 
 
 def wait_for(
-    pred: Callable[[], T], timeout: float = 10.0, what: str = "condition", step: float = 0.01
+    pred: Callable[[], T | None],
+    timeout: float = 10.0,
+    what: str = "condition",
+    step: float = 0.01,
 ) -> T:
     """Poll `pred` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout

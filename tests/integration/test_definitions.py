@@ -174,13 +174,15 @@ def test_failed_disk_creation_leaves_nothing(manager: Manager, tmp_path: Path) -
 
 
 def test_rm_keeps_disks_unless_asked(manager: Manager, env: Env) -> None:
-    run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "maqet_tui", *a],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "MAQET_TUI_HOME": str(env.home)},
-    )
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "maqet_tui", *a],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "MAQET_TUI_HOME": str(env.home)},
+        )
+
     assert run("add", "k", "--accel", "tcg", "--memory", "64", "--new-disk", "32M").returncode == 0
     vm = manager.get("k")
     disk = Path(vm["config"]["disks"][0]["file"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.common.errors import ConfigError, StartError, TimeoutError_
+from maqet_tui.common.errors import ConfigError, StartError, StateError, TimeoutError_
 from maqet_tui.common.procs import is_alive
 from maqet_tui.core import ipc_client
 from maqet_tui.core.liveness import find_runner
@@ -132,7 +132,7 @@ def test_stop_by_signal_when_socket_is_gone(manager: Manager, tiny_vm: TinyVM) -
 def test_remove_refuses_running_vm_unless_forced(manager: Manager, tiny_vm: TinyVM) -> None:
     tiny_vm("vm1")
     vm = manager.start("vm1")
-    with pytest.raises(Exception, match="stop it first"):
+    with pytest.raises(StateError, match="stop it first"):
         manager.remove("vm1")
     assert manager.get("vm1")["status"] == "running"
     manager.remove("vm1", force=True)
@@ -144,7 +144,7 @@ def test_set_config_only_when_stopped(manager: Manager, tiny_vm: TinyVM) -> None
     tiny_vm("vm1")
     assert manager.set_config("vm1", {"memory": 96})["config"]["memory"] == 96
     manager.start("vm1")
-    with pytest.raises(Exception, match="stop it before editing"):
+    with pytest.raises(StateError, match="stop it before editing"):
         manager.set_config("vm1", {"memory": 128})
     assert manager.get("vm1")["config"]["memory"] == 96
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.common.errors import IPCError, StateError
+from maqet_tui.common.errors import IPCError, StartError, StateError
 from maqet_tui.common.procs import cmdline, is_alive, start_time, wait_gone
 from maqet_tui.core import ipc_client
 from maqet_tui.core.manager import Manager
@@ -282,7 +282,7 @@ def test_socket_conflict_resolution(manager: Manager, tiny_vm: TinyVM) -> None:
     squatter.bind(path)
     squatter.listen()
     try:
-        with pytest.raises(Exception, match="in use by another live process"):
+        with pytest.raises(StartError, match="in use by another live process"):
             manager.start("vm1")
         assert os.path.exists(path)
         assert manager.get("vm1")["status"] == "crashed"

@@ -17,6 +17,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, RichLog, Static
 from textual.widgets._footer import FooterKey
@@ -62,6 +63,16 @@ async def wait_until(
 def main_screen(app: MaqetApp) -> MainScreen:
     assert app.main is not None
     return app.main
+
+
+def focused(app: MaqetApp) -> Widget | None:
+    """`app.focused`, read afresh: a key press moves focus, which mypy's narrowing cannot know."""
+    return app.focused
+
+
+def current_screen(app: MaqetApp) -> Screen[Any]:
+    """`app.screen`, read afresh (as `focused`)."""
+    return app.screen
 
 
 def vm_id(app: MaqetApp, name: str) -> str | None:

@@ -20,6 +20,7 @@ from maqet_tui.tui.widgets.qmp_console import QMPInput
 
 from .conftest import (
     cli,
+    current_screen,
     footer_actions,
     log_text,
     main_screen,
@@ -134,7 +135,7 @@ async def test_add_form_validates_inline(make_app: MakeApp, manager: Manager) ->
         form.query_one("#f-memory").value = "64"  # type: ignore[attr-defined]
         await pilot.press("enter")
         await wait_until(pilot, lambda: "good-vm" in table_names(app), "new row")
-        assert app.screen is main_screen(app)
+        assert current_screen(app) is main_screen(app)
     assert [vm["name"] for vm in manager.list()] == ["good-vm"]
 
 

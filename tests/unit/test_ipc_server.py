@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import stat
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from maqet_tui.protocol import wire as proto
-from runner.ipc_server import Connection, IPCServer, RequestError
+from runner.ipc_server import MAX_BACKLOG, Connection, IPCServer, RequestError
 
 
 async def handler(conn: Connection, method: str, params: dict[str, Any]) -> Any:
@@ -136,15 +137,36 @@ async def test_subscribers_get_only_their_topics(server: IPCServer) -> None:
     w.close()
 
 
-async def test_reader_that_never_reads_is_dropped_and_memory_bounded(server: IPCServer) -> None:
+async def test_reader_that_never_reads_is_dropped_with_its_backlog_bounded(
+    server: IPCServer,
+) -> None:
     r, w = await open_client(server)
     await ask(r, w, b'{"id": 1, "method": "subscribe", "params": {"topics": ["console"]}}\n')
+    (conn,) = server.connections
     blob = "x" * 65536
+    event_size = len(proto.encode({"event": "console", "data": {"text": blob}}))
+    peak, sent = 0, 0
     for _ in range(400):  # 25 MiB offered; the client reads nothing
         server.publish("console", {"text": blob})
-        await asyncio.sleep(0)
-    assert not server.connections or all(c.closed for c in server.connections)
+        if conn.closed:
+            break
+        sent += 1
+        peak = max(peak, conn.writer.transport.get_write_buffer_size())
+        await asyncio.sleep(0)  # lets the transport push what the socket takes
+    # Dropped once its unread backlog passed the bound, long before the 25 MiB were queued ...
+    assert conn.closed and conn.writer.transport.is_closing()
+    assert sent < 400
+    # ... and the server never held more for it than the bound plus the one event that crossed it.
+    assert MAX_BACKLOG < peak <= MAX_BACKLOG + event_size
+    # The client gets what the kernel had already taken, then the end (EOF or a reset; a server
+    # that kept the connection would time the read out), and others are still served.
+    with contextlib.suppress(ConnectionResetError):
+        while await asyncio.wait_for(r.read(1 << 20), 5):
+            pass
     w.close()
+    r2, w2 = await open_client(server)
+    assert (await ask(r2, w2, b'{"id": 2, "method": "ping"}\n'))["result"] == "pong"
+    w2.close()
 
 
 async def test_stale_socket_file_is_replaced_but_live_one_refused(tmp_path: Path) -> None:

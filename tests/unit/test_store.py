@@ -104,8 +104,11 @@ def _report(pid: int) -> dict[str, Any]:
 
 def _begin(vm_id: str, config: str | None = None) -> str | None:
     with store.immediate():
-        cfg = config if config is not None else store.get_by_id(vm_id).config
-        return rows.begin_start(store.db.connection(), vm_id, cfg, 1, None)
+        if config is None:
+            vm = store.get_by_id(vm_id)
+            assert vm is not None
+            config = vm.config
+        return rows.begin_start(store.db.connection(), vm_id, config, 1, None)
 
 
 def test_an_id_shaped_ident_is_only_ever_an_id(db: Path) -> None:
@@ -155,7 +158,9 @@ def test_start_refused_when_the_definition_changed(db: Path) -> None:
     """`set` between reading the definition and claiming the start: the claim fails, so the
     start cannot bring up the old definition."""
     vm = store.insert_vm("a", {"memory": 64})
-    old = store.get_by_id(vm.id).config
+    before = store.get_by_id(vm.id)
+    assert before is not None
+    old = before.config
     store.update_vm(vm.id, config='{"memory": 128}')
     assert _begin(vm.id, old) is None
     assert store.find("a").status == "stopped"

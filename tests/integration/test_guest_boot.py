@@ -4,7 +4,6 @@ a shell on the serial console and powers itself off on an ACPI power-button pres
 from __future__ import annotations
 
 import json
-import os
 import re
 import select
 import socket
@@ -17,14 +16,6 @@ from typing import Any
 import pytest
 
 from maqet_tui.core import guest_image as gi
-
-
-@pytest.fixture(scope="session")
-def guest(tmp_path_factory: pytest.TempPathFactory) -> gi.GuestImage:
-    # CI points MAQET_TUI_GUEST_CACHE at a persistent directory so the download happens once.
-    env = os.environ.get("MAQET_TUI_GUEST_CACHE")
-    cache = Path(env) if env else tmp_path_factory.mktemp("guest-cache")
-    return gi.ensure_guest(cache)
 
 
 class Stream:
