@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     a = cmd("add", "define a new VM")
     a.add_argument("name")
-    a.add_argument("--memory", type=int, help="MiB (default 256)")
+    a.add_argument("--memory", help="MiB, or with a unit: 512M, 1G (default 256)")
     a.add_argument("--cpus", type=int)
     a.add_argument("--accel", choices=("auto", "kvm", "tcg"))
     a.add_argument("--machine")

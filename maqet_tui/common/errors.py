@@ -40,11 +40,26 @@ def _key(key: object) -> str:
 
 
 class MaqetError(Exception):
-    """Base class: the message is shown to the user as is, so it must name the VM or the bad value."""
+    """Base class: the message is shown to the user as is, so it must name the VM or the bad value.
+
+    `field` is the definition key the error is about ("memory", "disks", "name"), when it is about
+    one: a form places the message under that field without reading the text.
+    """
+
+    field: str | None = None
 
 
 class ConfigError(MaqetError):
     """A VM definition or a command-line value is invalid; nothing was changed."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def top_field(key: str) -> str:
+    """The definition key a value's key is under: "disks[0].file" -> "disks"."""
+    return key.partition("[")[0].partition(".")[0]
 
 
 class NotFoundError(MaqetError):
@@ -74,7 +89,11 @@ class IPCError(MaqetError):
 
 
 class StoreError(MaqetError):
-    """The database is unreadable, corrupt or from a newer version."""
+    """The database is unreadable, corrupt or from a newer version, or a name is taken."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TimeoutError_(MaqetError):

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maqet_tui.common.errors import ConfigError, clip, key_list
+from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
 from maqet_tui.common.ids import looks_like_id
-from maqet_tui.core.disks import (
+from maqet_tui.common.sizes import memory_mib
+from maqet_tui.core.disk_spec import (
     disk_args,
     normalize_disk,
     normalize_share,
@@ -90,24 +91,30 @@ def validate_name(name: object) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ConfigError(
             f"invalid VM name {clip(name)}: use 1-63 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            field="name",
         )
     if looks_like_id(name):
         raise ConfigError(
-            f"invalid VM name {name!r}: 8 hex digits is the form of a VM id, so it cannot be a name"
+            f"invalid VM name {name!r}: 8 hex digits is the form of a VM id, so it cannot be a name",
+            field="name",
         )
     return name
 
 
 def _text(key: str, value: object, *, allow_dash: bool = True) -> str:
     if not isinstance(value, str):
-        raise ConfigError(f"{key}: expected a string, got {type(value).__name__}")
+        raise ConfigError(
+            f"{key}: expected a string, got {type(value).__name__}", field=top_field(key)
+        )
     if not value or len(value) > MAX_STRING:
-        raise ConfigError(f"{key}: must be 1 to {MAX_STRING} characters")
+        raise ConfigError(f"{key}: must be 1 to {MAX_STRING} characters", field=top_field(key))
     if "\0" in value or "\n" in value:
-        raise ConfigError(f"{key}: must not contain NUL or newline characters")
+        raise ConfigError(
+            f"{key}: must not contain NUL or newline characters", field=top_field(key)
+        )
     if not allow_dash and value.startswith("-"):
-        raise ConfigError(f"{key}: {clip(value)} must not start with '-'")
+        raise ConfigError(f"{key}: {clip(value)} must not start with '-'", field=top_field(key))
     return value
 
 
@@ -116,9 +123,13 @@ def _int(key: str, value: object, lo: int, hi: int) -> int:
         if isinstance(value, str) and re.fullmatch(r"\d{1,18}", value.strip(), re.ASCII):
             value = int(value)
         else:
-            raise ConfigError(f"{key}: expected an integer, got {clip(value)}")
+            raise ConfigError(
+                f"{key}: expected an integer, got {clip(value)}", field=top_field(key)
+            )
     if not lo <= value <= hi:
-        raise ConfigError(f"{key}: {clip(value)} is out of range ({lo}..{hi})")
+        raise ConfigError(
+            f"{key}: {clip(value)} is out of range ({lo}..{hi})", field=top_field(key)
+        )
     return value
 
 
@@ -130,7 +141,9 @@ def _path(key: str, value: object, base: Path | None, check_exists: bool) -> str
     p = Path(os.path.normpath(p))
     if "," in str(p):
         # QEMU option syntax splits on commas; a path with one would need escaping everywhere.
-        raise ConfigError(f"{key}: path {clip(str(p))} must not contain a comma")
+        raise ConfigError(
+            f"{key}: path {clip(str(p))} must not contain a comma", field=top_field(key)
+        )
     if check_exists:
         require_existing(key, p, "file")
     return str(p)
@@ -143,12 +156,14 @@ def _check_qemu_args(args: list[str]) -> None:
         if opt in RESERVED_OPTIONS:
             given = "" if a == opt else f" (given as {clip(a)})"
             raise ConfigError(
-                f"qemu_args: {opt!r}{given} is managed by maqet-tui and cannot be passed"
+                f"qemu_args: {opt!r}{given} is managed by maqet-tui and cannot be passed",
+                field="qemu_args",
             )
         value = a.split("=", 1)[1] if opt and "=" in a else a
         if value.startswith(MONITOR_PREFIX):
             raise ConfigError(
-                f"qemu_args: {clip(a)} would add a monitor (the runner owns the only one)"
+                f"qemu_args: {clip(a)} would add a monitor (the runner owns the only one)",
+                field="qemu_args",
             )
 
 
@@ -191,41 +206,47 @@ class VMConfig:
             binary = _path("binary", binary, base, check_files)
         machine = _text("machine", d["machine"], allow_dash=False)
         if not re.match(r"^[A-Za-z0-9._-]+$", machine):
-            raise ConfigError(f"machine: invalid machine type {clip(machine)}")
+            raise ConfigError(f"machine: invalid machine type {clip(machine)}", field="machine")
         accel = d["accel"]
         if accel not in ACCELS:
-            raise ConfigError(f"accel: {clip(accel)} is not one of {', '.join(ACCELS)}")
+            raise ConfigError(
+                f"accel: {clip(accel)} is not one of {', '.join(ACCELS)}", field="accel"
+            )
         kernel = _path("kernel", d["kernel"], base, check_files) if d["kernel"] else None
         initrd = _path("initrd", d["initrd"], base, check_files) if d["initrd"] else None
         if initrd and not kernel:
-            raise ConfigError("initrd: needs a kernel")
+            raise ConfigError("initrd: needs a kernel", field="initrd")
         append = _text("append", d["append"]) if d["append"] else None
         if append and not kernel:
-            raise ConfigError("append: needs a kernel")
+            raise ConfigError("append: needs a kernel", field="append")
         disks = d["disks"]
         if not isinstance(disks, list):
-            raise ConfigError(f"disks: expected a list, got {type(disks).__name__}")
+            raise ConfigError(f"disks: expected a list, got {type(disks).__name__}", field="disks")
         disk_entries = [
             normalize_disk(f"disks[{i}]", x, base, check_files) for i, x in enumerate(disks)
         ]
         shares = d["shares"]
         if not isinstance(shares, list):
-            raise ConfigError(f"shares: expected a list, got {type(shares).__name__}")
+            raise ConfigError(
+                f"shares: expected a list, got {type(shares).__name__}", field="shares"
+            )
         share_entries = [
             normalize_share(f"shares[{i}]", x, base, check_files) for i, x in enumerate(shares)
         ]
         tags = [sh["mount_tag"] for sh in share_entries]
         if len(set(tags)) != len(tags):
-            raise ConfigError("shares: mount_tag values must be unique")
+            raise ConfigError("shares: mount_tag values must be unique", field="shares")
         qargs = d["qemu_args"]
         if not isinstance(qargs, list):
-            raise ConfigError(f"qemu_args: expected a list, got {type(qargs).__name__}")
+            raise ConfigError(
+                f"qemu_args: expected a list, got {type(qargs).__name__}", field="qemu_args"
+            )
         qemu_args = [_text(f"qemu_args[{i}]", a) for i, a in enumerate(qargs)]
         _check_qemu_args(qemu_args)
         return cls(
             binary=binary,
             machine=machine,
-            memory=_int("memory", d["memory"], 16, MAX_MEMORY_MIB),
+            memory=_int("memory", memory_mib(d["memory"]), 16, MAX_MEMORY_MIB),
             cpus=_int("cpus", d["cpus"], 1, MAX_CPUS),
             accel=accel,
             kernel=kernel,

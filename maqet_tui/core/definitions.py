@@ -9,7 +9,8 @@ from typing import Any
 from maqet_tui.common.errors import ConfigError, MaqetError, clip
 from maqet_tui.core import peer_yaml
 from maqet_tui.core.config import VMConfig, validate_name
-from maqet_tui.core.disks import check_size, create_qcow2
+from maqet_tui.core.disk_spec import check_size
+from maqet_tui.core.disks import create_qcow2
 from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
 

@@ -1,124 +1,21 @@
-"""Disk and share entries of a VM definition, and the qemu-img operations on disk images.
+"""The qemu-img operations on disk images: create, inspect, snapshot a stopped VM's disks.
 
-A disk is `{"file", "format", "interface", "media"}` (a bare path is shorthand for a virtio disk
-whose format follows the extension); a share is a virtfs export of a host directory.
+What a disk entry is and which QEMU options it becomes is in `disk_spec` (pure); this module runs
+processes, so validation never imports it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from maqet_tui.common.errors import ConfigError, MaqetError, clip, key_list
-
-FORMATS = ("qcow2", "raw")
-INTERFACES = ("virtio", "ide", "sata", "none")
-MEDIA = ("disk", "cdrom")
-SECURITY_MODELS = ("mapped-xattr", "mapped-file", "passthrough", "none")
-DISK_KEYS = {"file", "format", "interface", "media"}
-SHARE_KEYS = {"path", "mount_tag", "security_model", "readonly"}
-SIZE_RE = re.compile(r"^\d+(\.\d+)?[KMGT]?$", re.IGNORECASE)
-TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,31}$")
+from maqet_tui.common.errors import MaqetError
+from maqet_tui.core.disk_spec import check_size
 
 
-def _check_path(key: str, value: object, base: Path | None, must_exist: bool, kind: str) -> str:
-    if not isinstance(value, str) or not value or "\0" in value or "\n" in value:
-        raise ConfigError(f"{key}: expected a path")
-    if value.startswith("-"):
-        raise ConfigError(f"{key}: {clip(value)} must not start with '-'")
-    p = Path(value).expanduser()
-    if not p.is_absolute():
-        p = (base or Path.cwd()) / p
-    p = Path(os.path.normpath(p))
-    if "," in str(p):
-        raise ConfigError(f"{key}: path {clip(str(p))} must not contain a comma")
-    if must_exist:
-        require_existing(key, p, kind)
-    return str(p)
-
-
-def require_existing(key: str, p: Path, kind: str) -> None:
-    """`p` is an existing file (or directory); a name too long or a directory we may not search
-    is reported as such rather than escaping as an OSError."""
-    try:
-        found = p.is_dir() if kind == "dir" else p.is_file()
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot use {clip(str(p))}: {exc.strerror}") from None
-    if not found:
-        what = "directory" if kind == "dir" else "file"
-        raise ConfigError(f"{key}: {what} {clip(str(p))} does not exist")
-
-
-def _refuse_unknown(key: str, entry: dict[str, Any], allowed: set[str]) -> None:
-    unknown = set(entry) - allowed
-    if unknown:
-        plural = "s" if len(unknown) > 1 else ""
-        raise ConfigError(f"{key}: unknown key{plural} {key_list(unknown)}")
-
-
-def _one_of(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(f"{key}: {clip(value)} is not one of {', '.join(choices)}")
-    return str(value)
-
-
-def normalize_disk(key: str, entry: object, base: Path | None, check: bool) -> dict[str, Any]:
-    if isinstance(entry, str):
-        entry = {"file": entry}
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{key}: expected a path or a mapping, got {type(entry).__name__}")
-    _refuse_unknown(key, entry, DISK_KEYS)
-    file = _check_path(f"{key}.file", entry.get("file"), base, check, "file")
-    default_fmt = "qcow2" if file.endswith(".qcow2") else "raw"
-    return {
-        "file": file,
-        "format": _one_of(f"{key}.format", entry.get("format") or default_fmt, FORMATS),
-        "interface": _one_of(f"{key}.interface", entry.get("interface") or "virtio", INTERFACES),
-        "media": _one_of(f"{key}.media", entry.get("media") or "disk", MEDIA),
-    }
-
-
-def normalize_share(key: str, entry: object, base: Path | None, check: bool) -> dict[str, Any]:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{key}: expected a mapping, got {type(entry).__name__}")
-    _refuse_unknown(key, entry, SHARE_KEYS)
-    path = _check_path(f"{key}.path", entry.get("path"), base, check, "dir")
-    tag = entry.get("mount_tag")
-    if not isinstance(tag, str) or not TAG_RE.match(tag):
-        raise ConfigError(f"{key}.mount_tag: expected 1-31 letters, digits, '.', '_' or '-'")
-    model = _one_of(
-        f"{key}.security_model", entry.get("security_model") or "mapped-xattr", SECURITY_MODELS
-    )
-    readonly = entry.get("readonly", False)
-    if not isinstance(readonly, bool):
-        raise ConfigError(f"{key}.readonly: expected true or false")
-    return {"path": path, "mount_tag": tag, "security_model": model, "readonly": readonly}
-
-
-def disk_args(disk: dict[str, Any]) -> list[str]:
-    interface = "ide" if disk["interface"] == "sata" else disk["interface"]
-    opts = f"file={disk['file']},format={disk['format']},if={interface}"
-    if disk["media"] == "cdrom":
-        opts += ",media=cdrom"
-    return ["-drive", opts]
-
-
-def share_args(share: dict[str, Any], index: int) -> list[str]:
-    opts = (
-        f"local,path={share['path']},mount_tag={share['mount_tag']},"
-        f"security_model={share['security_model']},id=maqet-fs{index}"
-    )
-    if share["readonly"]:
-        opts += ",readonly=on"
-    return ["-virtfs", opts]
-
-
-# -- qemu-img ------------------------------------------------------------------------------------
 def _qemu_img(*args: str) -> str:
     exe = shutil.which("qemu-img")
     if exe is None:
@@ -129,13 +26,6 @@ def _qemu_img(*args: str) -> str:
         lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
         raise MaqetError(f"qemu-img {args[0]} failed: {lines[-1] if lines else out.returncode}")
     return out.stdout
-
-
-def check_size(size: object) -> str:
-    text = str(size).strip()
-    if isinstance(size, bool) or not SIZE_RE.match(text):
-        raise ConfigError(f"size: {clip(size)} is not a size like 512M or 20G")
-    return text.upper()
 
 
 def create_qcow2(path: Path, size: str, backing: Path | None = None) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from maqet_tui.common.errors import ConfigError, clip, key_list
+from maqet_tui.common.sizes import disk_bytes, memory_mib
 from maqet_tui.core import yaml_bounded
 
 TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
@@ -135,18 +136,11 @@ def load(paths: list[Path]) -> dict[str, Any]:
     return merged
 
 
-def _memory_mib(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = re.fullmatch(r"\s*(\d{1,15})\s*([MGT]?)i?B?\s*", str(value), re.IGNORECASE | re.ASCII)
-    if not m:
-        raise ConfigError(f"memory: {clip(value)} is not a size like 512M or 2G")
-    return int(m.group(1)) * {"": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[m.group(2).upper()]
-
-
 def _scalar(key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ConfigError(f"arguments: value of {clip(key)} must be a scalar or a mapping")
+        raise ConfigError(
+            f"arguments: value of {clip(key)} must be a scalar or a mapping", field="arguments"
+        )
     return str(value)
 
 
@@ -157,17 +151,22 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
     elif isinstance(item, dict) and len(item) == 1:
         key, value = next(iter(item.items()))
     else:
-        raise ConfigError(f"arguments: {clip(item)} must be a string or a one-key mapping")
+        raise ConfigError(
+            f"arguments: {clip(item)} must be a string or a one-key mapping", field="arguments"
+        )
     key = str(key).lstrip("-")
     if isinstance(value, dict):
         value = ",".join(f"{k}={_scalar(key, v)}" for k, v in value.items())
     if key in ("kernel", "initrd", "append"):
         cfg[key] = _scalar(key, value)
     elif key == "m":
-        cfg["memory"] = _memory_mib(value)
+        cfg["memory"] = memory_mib(value)
     elif key == "smp":
         if not re.fullmatch(r"\d{1,9}", str(value), re.ASCII):
-            raise ConfigError(f"arguments: smp {clip(value)} is not supported (only a CPU count)")
+            raise ConfigError(
+                f"arguments: smp {clip(value)} is not supported (only a CPU count)",
+                field="arguments",
+            )
         cfg["cpus"] = int(str(value))
     elif key == "enable-kvm":
         cfg["accel"] = "kvm"
@@ -180,7 +179,9 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
             if opt.startswith("accel="):
                 cfg["accel"] = opt.split("=", 1)[1]
             else:
-                raise ConfigError(f"arguments: machine option {clip(opt)} is not supported")
+                raise ConfigError(
+                    f"arguments: machine option {clip(opt)} is not supported", field="arguments"
+                )
     else:
         cfg.setdefault("qemu_args", []).append(f"-{key}")
         if value is not None:
@@ -193,51 +194,54 @@ def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Ne
     if "binary" in data:
         cfg["binary"] = data["binary"]
     if "memory" in data:
-        cfg["memory"] = _memory_mib(data["memory"])
+        cfg["memory"] = memory_mib(data["memory"])
     if "cpu" in data:
         cfg["cpus"] = data["cpu"]
     display = data.get("display")
     if display not in (None, "none"):
         raise ConfigError(
             f"display: {clip(display)} is not supported (VMs run headless; "
-            "add e.g. {vnc: ':1'} to arguments for a remote display)"
+            "add e.g. {vnc: ':1'} to arguments for a remote display)",
+            field="display",
         )
     if data.get("vga") is not None:
         cfg["qemu_args"] = ["-vga", _scalar("vga", data["vga"])]
     args = data.get("arguments") or []
     if not isinstance(args, list):
-        raise ConfigError("arguments: expected a list")
+        raise ConfigError("arguments: expected a list", field="arguments")
     for item in args:
         _argument(item, cfg)
     new_disks = _storage(data.get("storage") or [], cfg)
     name = data.get("name")
     if name is not None and not isinstance(name, str):
-        raise ConfigError("name: expected a string")
+        raise ConfigError("name: expected a string", field="name")
     return name, cfg, new_disks
 
 
 def _storage(storage: Any, cfg: dict[str, Any]) -> list[NewDisk]:
     if not isinstance(storage, list):
-        raise ConfigError("storage: expected a list")
+        raise ConfigError("storage: expected a list", field="storage")
     new: list[NewDisk] = []
     for i, entry in enumerate(storage):
         where = f"storage[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise ConfigError(f"{where}: every entry needs a name")
+            raise ConfigError(f"{where}: every entry needs a name", field="storage")
         kind = entry.get("type")
         if kind not in STORAGE_TYPES:
             raise ConfigError(
-                f"{where}.type: {clip(kind)} is not one of {', '.join(STORAGE_TYPES)}"
+                f"{where}.type: {clip(kind)} is not one of {', '.join(STORAGE_TYPES)}",
+                field="storage",
             )
         unknown = set(entry) - STORAGE_KEYS[kind]
         if unknown:
             raise ConfigError(
                 f"{where}: unsupported key{'s' if len(unknown) > 1 else ''} for "
-                f"{kind}: {key_list(unknown)}"
+                f"{kind}: {key_list(unknown)}",
+                field="storage",
             )
         for k in ("file", "path", "backing_file"):
             if k in entry and not isinstance(entry[k], str):
-                raise ConfigError(f"{where}.{k}: expected a path")
+                raise ConfigError(f"{where}.{k}: expected a path", field="storage")
         if kind == "virtfs":
             cfg.setdefault("shares", []).append(
                 {
@@ -255,7 +259,8 @@ def _storage(storage: Any, cfg: dict[str, Any]) -> list[NewDisk]:
         }
         if kind == "qcow2" and (not entry.get("file") or not Path(entry["file"]).exists()):
             if "size" not in entry:
-                raise ConfigError(f"{where}: a new qcow2 disk needs a size")
+                raise ConfigError(f"{where}: a new qcow2 disk needs a size", field="storage")
+            disk_bytes(entry["size"], f"{where}.size")
             new.append(
                 NewDisk(
                     entry["name"],
@@ -269,7 +274,9 @@ def _storage(storage: Any, cfg: dict[str, Any]) -> list[NewDisk]:
             )
             continue
         if kind == "qcow2" and entry.get("backing_file"):
-            raise ConfigError(f"{where}.backing_file: only for a disk that is created")
+            raise ConfigError(
+                f"{where}.backing_file: only for a disk that is created", field="storage"
+            )
         cfg.setdefault("disks", []).append(disk)
     return new
 

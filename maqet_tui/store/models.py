@@ -215,7 +215,7 @@ def insert_vm(name: str, config: dict[str, Any]) -> VM:
     now = time.time()
     with immediate():
         if VM.select().where(VM.name == name).exists():
-            raise StoreError(f"a VM named {name!r} already exists")
+            raise StoreError(f"a VM named {name!r} already exists", field="name")
         vm_id = new_id()
         VM.insert(
             id=vm_id,

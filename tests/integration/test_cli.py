@@ -52,6 +52,15 @@ def test_add_ls_show_json(env: Env, manager: Manager) -> None:
     assert table[0].split()[:3] == ["NAME", "ID", "STATUS"] and "web-1" in table[1]
 
 
+def test_memory_takes_a_unit_on_add_and_set(env: Env, manager: Manager) -> None:
+    assert run_cli(env, "add", "x", "--memory", "1G", "--accel", "tcg").returncode == 0
+    assert json.loads(run_cli(env, "show", "x", "--json").stdout)["config"]["memory"] == 1024
+    out = run_cli(env, "set", "x", "memory=2G")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(run_cli(env, "show", "x", "--json").stdout)["config"]["memory"] == 2048
+    assert "MiB, or with a unit: 512M, 1G" in run_cli(env, "add", "--help").stdout
+
+
 def test_start_qmp_pause_resume_stop_through_cli(env: Env, manager: Manager) -> None:
     assert run_cli(env, "add", "a", "--memory", "64", "--accel", "tcg").returncode == 0
     out = run_cli(env, "start", "a")
@@ -80,7 +89,9 @@ INLINE_BOMB = "[" + ", ".join(ln[4:] for ln in ALIAS_BOMB.splitlines()[1:]) + "]
         (("rm", "ghost"), "error: no VM named 'ghost'"),
         (("add", "bad/name"), "error: invalid VM name 'bad/name'"),
         (("add", "x", "--kernel", "/no/such/vmlinuz"), "error: kernel: file '/no/such/vmlinuz'"),
-        (("add", "x", "--memory", "-5"), "error: memory: -5 is out of range"),
+        (("add", "x", "--memory", "-5"), "error: memory: '-5' is not a size; use MiB like 512"),
+        (("add", "x", "--memory", "8"), "error: memory: 8 is out of range (16..1048576)"),
+        (("add", "x", "--memory", "1000K"), "error: memory: '1000K' is not a whole number of MiB"),
         (("add", "x", "--qemu-arg=-daemonize"), "error: qemu_args: '-daemonize' is managed"),
         (("qmp", "a", "query-status", "{bad"), "error: ARGUMENTS_JSON is not valid JSON"),
         (("qmp", "a", "query-status", "[1]"), "error: ARGUMENTS_JSON must be a JSON object"),

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.command import CommandList, CommandPalette
-from textual.widgets import RichLog
+from textual.widgets import Input, RichLog
 
+from maqet_tui.common.errors import ConfigError
 from maqet_tui.common.procs import is_alive
 from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
@@ -137,6 +138,29 @@ async def test_add_form_validates_inline(make_app: MakeApp, manager: Manager) ->
         await wait_until(pilot, lambda: "good-vm" in table_names(app), "new row")
         assert current_screen(app) is main_screen(app)
     assert [vm["name"] for vm in manager.list()] == ["good-vm"]
+
+
+async def test_a_save_error_lands_under_the_field_it_names(make_app: MakeApp) -> None:
+    """Placement follows `exc.field`, not the wording: this message names no field."""
+    saved: list[dict[str, Any]] = []
+
+    def save(name: str, config: dict[str, Any]) -> dict[str, Any]:
+        saved.append(config)
+        raise ConfigError("1536 MiB is more than this host can give", field="memory")
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.loaded, "store loaded")
+        form = VMFormScreen(save)
+        await app.push_screen(form)
+        await wait_until(pilot, lambda: bool(form.query("#f-memory")), "form")
+        form.query_one("#f-name", Input).value = "sized"
+        form.query_one("#f-memory", Input).value = "1.5G"
+        form.submit()
+        await wait_until(pilot, lambda: form.query_one("#err-memory").has_class("-shown"), "error")
+        assert "more than this host" in str(form.query_one("#err-memory").render())
+        assert not form.query_one("#err-form").has_class("-shown")
+        assert [c["memory"] for c in saved] == [1536]
 
 
 async def test_filter_narrows_the_list(make_app: MakeApp, tiny_vm: TinyVM) -> None:

@@ -12,7 +12,7 @@ import pytest
 from maqet_tui.common.errors import ConfigError
 from maqet_tui.core import peer_yaml
 from maqet_tui.core.config import VMConfig, validate_name
-from maqet_tui.core.disks import check_size
+from maqet_tui.core.disk_spec import check_size
 from tests.helpers import ALIAS_BOMB
 
 BIG = "x" * (1 << 20)

@@ -7,7 +7,6 @@ tell (a duplicate name) comes back from the save and lands under its field too.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from maqet_tui.common.errors import ConfigError
+from maqet_tui.common.errors import ConfigError, MaqetError
+from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core.config import ACCELS, MAX_CPUS, VMConfig, validate_name
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.services.threads import run_blocking
@@ -37,31 +37,26 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("disks", "disks", "disk image paths, space separated"),
     ("qemu_args", "qemu args", "extra QEMU arguments, e.g. -device virtio-rng-pci"),
 )
-MEMORY_RE = re.compile(r"^\s*(\d+)\s*(m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
+PLACES = {f for f, _l, _p in FIELDS} | {"accel"}
 
 
 def parse_memory(text: str) -> int:
-    m = MEMORY_RE.match(text)
-    if not m:
-        raise ConfigError(f"memory: {text!r} is not a size; use MiB like 256, or 1G")
-    value = int(m.group(1))
-    return value * 1024 if (m.group(2) or "m").lower().startswith("g") else value
+    return memory_mib(text, "memory")
 
 
 def parse_cpus(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_CPUS:
-        raise ConfigError(f"cpus: {text!r} is not a whole number from 1 to {MAX_CPUS}")
+        raise ConfigError(
+            f"cpus: {text!r} is not a whole number from 1 to {MAX_CPUS}", field="cpus"
+        )
     return int(text)
 
 
-def field_of(message: str) -> str:
-    """Which field an error message is about ("disks[0]: ..." → disks); "" if none."""
-    if message.startswith("invalid VM name") or "already exists" in message:
-        return "name"
-    head = re.match(r"^([a-z_]+)(\[\d+\])?[.:]", message)
-    if head and head.group(1) in {f for f, _l, _p in FIELDS} | {"accel"}:
-        return head.group(1)
-    return ""
+def place_of(exc: BaseException) -> str:
+    """Where an error shows: under the field it names (`exc.field`) when the form has that field,
+    else at the bottom of the form."""
+    field = exc.field if isinstance(exc, MaqetError) else None
+    return field if field in PLACES else "form"
 
 
 def _entry_path(entry: object) -> str:
@@ -75,7 +70,7 @@ def _split(field: str, text: str) -> list[str]:
     try:
         return shlex.split(text)
     except ValueError as exc:
-        raise ConfigError(f"{field}: {exc} (quote paths with spaces)") from None
+        raise ConfigError(f"{field}: {exc} (quote paths with spaces)", field=field) from None
 
 
 class VMFormScreen(ModalScreen[VM | None]):
@@ -170,7 +165,7 @@ class VMFormScreen(ModalScreen[VM | None]):
             try:
                 config = VMConfig.from_dict(config).to_dict()
             except ConfigError as exc:
-                errors[field_of(str(exc)) or "form"] = str(exc)
+                errors[place_of(exc)] = str(exc)
         return name, config, errors
 
     def _disks(self, paths: list[str]) -> list[Any]:
@@ -215,7 +210,7 @@ class VMFormScreen(ModalScreen[VM | None]):
             vm = await run_blocking(self.save, name, config)
         except Exception as exc:
             text = error_text(exc)
-            self.show_errors({field_of(text) or "form": text})
+            self.show_errors({place_of(exc): text})
             self.saving = False
             return
         self.dismiss(vm)
