@@ -23,6 +23,7 @@ from maqet_tui.common.unixsock import MAX_SOCKET_PATH
 
 
 def default_home() -> Path:
+    """`$MAQET_TUI_HOME`, else `$XDG_DATA_HOME/maqet-tui` (`~/.local/share/maqet-tui`)."""
     env = os.environ.get("MAQET_TUI_HOME")
     if env:
         return Path(env).expanduser()
@@ -33,6 +34,7 @@ def default_home() -> Path:
 
 
 def default_runtime_dir() -> Path:
+    """Where a new runner binds, as the contract orders it (see the module docstring)."""
     env = os.environ.get("MAQET_TUI_RUNTIME_DIR")
     if env:
         return Path(env).absolute()
@@ -43,6 +45,8 @@ def default_runtime_dir() -> Path:
 
 
 def fallback_runtime_dir() -> Path:
+    """The contract's last resort; also where a runner rebinds when its own directory is gone
+    for good."""
     return Path(f"/tmp/maqet-tui-{os.getuid()}")
 
 
@@ -99,6 +103,7 @@ class Paths:
 
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None) -> Paths:
+        """The paths for `home` (or the default home) and this process's runtime directory choice."""
         h = Path(home).expanduser() if home else default_home()
         return cls(home=h.absolute(), runtime=default_runtime_dir())
 
@@ -111,23 +116,29 @@ class Paths:
 
     @property
     def db(self) -> Path:
+        """The SQLite store."""
         return self.home / "maqet.db"
 
     @property
     def logs(self) -> Path:
+        """Runner and serial logs, one pair per VM."""
         return self.home / "logs"
 
     @property
     def vms(self) -> Path:
+        """Per-VM data directories (disks maqet-tui created)."""
         return self.home / "vms"
 
     def vm_dir(self, vm_id: str) -> Path:
+        """The data directory of one VM."""
         return self.vms / vm_id
 
     def runner_log(self, vm_id: str) -> Path:
+        """The runner's own log (capped, one rotation)."""
         return self.logs / f"{vm_id}.runner.log"
 
     def serial_log(self, vm_id: str) -> Path:
+        """The guest's serial output (capped, one rotation)."""
         return self.logs / f"{vm_id}.serial.log"
 
     def socket(self, vm_id: str) -> Path:

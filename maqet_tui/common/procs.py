@@ -44,6 +44,7 @@ def is_alive(pid: int | None, started: int | None = None) -> bool:
 
 
 def cmdline(pid: int) -> list[str]:
+    """`pid`'s argv, or [] when it is gone or unreadable."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]

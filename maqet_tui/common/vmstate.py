@@ -40,6 +40,7 @@ STOP_REQUESTED: frozenset[Status] = frozenset({Status.STOPPING, Status.STOPPED})
 
 
 def fmt_uptime(vm: dict[str, Any], now: float | None = None) -> str:
+    """H:MM:SS since the VM's QEMU came up, or '-' when it is not up."""
     started = vm.get("started_at")
     if not started or vm.get("status") not in QEMU_UP:
         return "-"

@@ -186,6 +186,7 @@ def _kill_runner(row: dict[str, Any]) -> None:
 
 # -- stop ----------------------------------------------------------------------------------------
 def check_timeout(timeout: float) -> None:
+    """A stop timeout outside 0..MAX_TIMEOUT (or NaN) is a ConfigError, before anything is asked."""
     if not 0 <= timeout <= MAX_TIMEOUT:  # NaN fails this too
         raise ConfigError(f"timeout: {timeout} is out of range (0..{MAX_TIMEOUT:g} s)")
 

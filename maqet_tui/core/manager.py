@@ -61,9 +61,11 @@ class Manager:
         return vms
 
     def get(self, ident: str) -> dict[str, Any]:
+        """One VM (by name, or by id), reconciled, as `show --json` prints it."""
         return self._vm(ident).to_dict()
 
     def events(self, ident: str, limit: int = 50) -> builtins.list[dict[str, Any]]:
+        """The VM's newest status changes and QMP events, oldest first."""
         return store.recent_events(self._vm(ident).id, limit)
 
     def _vm(self, ident: str, reconcile: bool = True) -> store.VM:
@@ -78,6 +80,7 @@ class Manager:
 
     # -- definitions -------------------------------------------------------------------------
     def add(self, name: str, config: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
+        """Define a VM; the whole definition is validated first (relative paths against `base`)."""
         validate_name(name)
         cfg = VMConfig.from_dict(config, base=base)
         store.open_db(self.paths.db)
@@ -143,6 +146,7 @@ class Manager:
         return self._with_status(ident, self._call_live(ident, "pause"))
 
     def resume(self, ident: str) -> dict[str, Any]:
+        """The status the resume produced, as the runner reports it."""
         return self._with_status(ident, self._call_live(ident, "resume"))
 
     def _with_status(self, ident: str, answer: Any) -> dict[str, Any]:
@@ -152,6 +156,7 @@ class Manager:
         return vm
 
     def reset(self, ident: str) -> dict[str, Any]:
+        """A hard reset of the guest (QMP system_reset); the VM stays up."""
         self._call_live(ident, "qmp", {"command": "system_reset"})
         return self.get(ident)
 
@@ -172,6 +177,7 @@ class Manager:
         )
 
     def console_write(self, ident: str, data: str) -> Any:
+        """Type `data` into the guest's serial console (at most 64 KiB)."""
         return self._call_live(ident, "console-write", {"data": data})
 
     def _call_live(
@@ -192,5 +198,6 @@ class Manager:
             raise
 
     def runner_alive(self, ident: str) -> bool:
+        """Does the runner on record still run (same PID and start time)?"""
         vm = self._vm(ident, reconcile=False)
         return is_alive(vm.runner_pid, vm.runner_started)

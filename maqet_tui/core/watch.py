@@ -24,6 +24,7 @@ class StoreProbe:
         return store.data_version()
 
     def rows(self) -> list[dict[str, Any]]:
+        """Every VM as `ls --json` shows it."""
         store.open_db(self.db_path)
         return [vm.to_dict() for vm in store.all_vms()]
 

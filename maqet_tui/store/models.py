@@ -43,6 +43,8 @@ class _Base(pw.Model):
 
 
 class VM(_Base):
+    """A VM: its definition (config, JSON), where its runner is, and how its last run ended."""
+
     id = pw.CharField(primary_key=True, max_length=16)
     name = pw.CharField(unique=True, max_length=63)
     config = pw.TextField()
@@ -63,6 +65,7 @@ class VM(_Base):
         table_name = "vm"
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as `ls --json` and `show --json` print it (internal start bookkeeping left out)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -80,6 +83,8 @@ class VM(_Base):
 
 
 class Event(_Base):
+    """One status change or QMP event of a VM; at most EVENTS_KEPT_PER_VM are kept per VM."""
+
     id = pw.AutoField()
     vm_id = pw.CharField(max_length=16)
     ts = pw.FloatField()
@@ -161,6 +166,7 @@ def _upgrade() -> None:
 
 
 def close_db() -> None:
+    """Close this thread's connection (peewee keeps one per thread)."""
     if not db.is_closed():
         db.close()
 
@@ -183,6 +189,7 @@ def data_version() -> int:
 
 
 def new_id() -> str:
+    """A fresh VM id: 8 lowercase hex digits, unused in this store (call inside a transaction)."""
     while True:
         vm_id = secrets.token_hex(4)
         if not VM.select().where(VM.id == vm_id).exists():
@@ -204,14 +211,17 @@ def find(ident: str) -> VM:
 
 
 def get_by_id(vm_id: str) -> VM | None:
+    """The row with this id, or None."""
     return VM.get_or_none(VM.id == vm_id)
 
 
 def all_vms() -> list[VM]:
+    """Every VM, ordered by name."""
     return list(VM.select().order_by(VM.name))
 
 
 def insert_vm(name: str, config: dict[str, Any]) -> VM:
+    """Add a stopped VM; a name already taken is a StoreError naming it."""
     now = time.time()
     with immediate():
         if VM.select().where(VM.name == name).exists():
@@ -261,10 +271,12 @@ def end_start(vm_id: str, token: str, status: str, error: str | None) -> bool:
 
 
 def add_event(vm_id: str, kind: str, name: str, data: dict[str, Any]) -> None:
+    """Append to the VM's bounded event history (see rows.add_event)."""
     rows.add_event(db.connection(), vm_id, kind, name, data)
 
 
 def recent_events(vm_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest `limit` events of a VM, oldest first."""
     rows = Event.select().where(Event.vm_id == vm_id).order_by(Event.id.desc()).limit(limit)
     return [
         {"ts": e.ts, "kind": e.kind, "name": e.name, "data": json.loads(e.data)}
@@ -287,6 +299,7 @@ def events_since(vm_id: str, after_id: int = 0, limit: int = 200) -> list[dict[s
 
 
 def delete_vm(vm_id: str) -> None:
+    """Forget a VM and its events (a live runner notices and stops its QEMU)."""
     with immediate():
         Event.delete().where(Event.vm_id == vm_id).execute()
         VM.delete().where(VM.id == vm_id).execute()
@@ -294,6 +307,7 @@ def delete_vm(vm_id: str) -> None:
 
 @contextmanager
 def session(path: Path) -> Iterator[None]:
+    """The store opened for the block, closed after it."""
     open_db(path)
     try:
         yield

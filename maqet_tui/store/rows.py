@@ -146,6 +146,7 @@ _LIVE_SQL = ", ".join(f"'{s}'" for s in Status if s in LIVE)
 
 
 def get(con: sqlite3.Connection, vm_id: str) -> dict[str, Any] | None:
+    """The row with this id as {column: value}, or None."""
     return _row(con.execute(f"{_SELECT} WHERE id = ?", (vm_id,)))
 
 
@@ -158,6 +159,7 @@ def find(con: sqlite3.Connection, ident: str) -> dict[str, Any] | None:
 
 
 def live_rows(con: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every row whose status says a runner is, or should be, there."""
     cur = con.execute(f"{_SELECT} WHERE status IN ({_LIVE_SQL}) ORDER BY name")
     return [dict(zip(COLUMNS, r, strict=True)) for r in cur.fetchall()]
 
@@ -188,6 +190,7 @@ def update(con: sqlite3.Connection, vm_id: str, fields: dict[str, Any], **guard:
 
 
 def add_event(con: sqlite3.Connection, vm_id: str, kind: str, name: str, data: Any) -> None:
+    """Append an event; every 50th insert trims the VM's history to EVENTS_KEPT_PER_VM."""
     cur = con.execute(
         "INSERT INTO event (vm_id, ts, kind, name, data) VALUES (?, ?, ?, ?, ?)",
         (vm_id, time.time(), kind, name[:64], json.dumps(data)),
