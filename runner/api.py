@@ -22,6 +22,8 @@ from .qmp_link import (
 )
 
 if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import RunnerStatus
+
     from .service import Runner
 
 # How long QEMU gets to answer a command, well inside a client's 30 s: when it does not (a stopped
@@ -138,7 +140,7 @@ class RunnerAPI:
             f"{exc.command!r} not sent until it does"
         )
 
-    async def _pause_resume(self, pause: bool) -> dict[str, Any]:
+    async def _pause_resume(self, pause: bool) -> RunnerStatus:
         want = "paused" if pause else "running"
         if self.r.status == want:
             return self.r.status_dict()

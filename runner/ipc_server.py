@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ class IPCServer:
             pass
         raise RuntimeError(f"socket {self.path} is in use by another live process")
 
-    def publish(self, topic: str, data: dict[str, Any]) -> None:
+    def publish(self, topic: str, data: Mapping[str, Any]) -> None:
         msg = {"event": topic, "data": data}
         for conn in list(self.connections):
             if topic in conn.topics:
