@@ -165,7 +165,7 @@ class IPCServer:
             await self._close_after_flush(conn)
             return
         if len(self.connections) >= MAX_CLIENTS:
-            conn.send(proto.error(None, "busy", "too many clients"))
+            conn.send(proto.error(None, proto.BUSY, "too many clients"))
             await self._close_after_flush(conn)
             return
         self.connections.add(conn)
