@@ -12,6 +12,10 @@ import marshal
 import os
 import sys
 
+TYPE_CHECKING = False  # no typing import before QEMU is spawned
+if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import LaunchSpec
+
 
 def _arg(name: str) -> int:
     try:
@@ -28,7 +32,7 @@ def main() -> int:
     ready_fd = _arg("--ready-fd")
     # marshal, not json: same interpreter on both ends, and json (with re) costs ~7 ms here,
     # before QEMU is spawned.
-    spec = marshal.loads(sys.stdin.buffer.read())
+    spec: LaunchSpec = marshal.loads(sys.stdin.buffer.read())
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)

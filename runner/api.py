@@ -22,12 +22,13 @@ from .qmp_link import (
 )
 
 if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import RunnerStatus
+
     from .service import Runner
 
 # How long QEMU gets to answer a command, well inside a client's 30 s: when it does not (a stopped
 # or wedged QEMU), the error names QEMU rather than leaving the client to blame the runner.
-QMP_TIMEOUT = 10.0
-QMP_TIMEOUT_MAX = 600.0  # a client's own `timeout` for the raw method is capped here (savevm)
+QMP_TIMEOUT = proto.QMP_TIMEOUT_DEFAULT
 REPLAY_CHARS = 8192
 COMMAND_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -58,13 +59,14 @@ class RunnerAPI:
                 or not 0 < timeout < math.inf
             ):
                 raise RequestError(proto.BAD_REQUEST, "'timeout' must be a positive number")
-            return await self._qmp(command, arguments, min(float(timeout), QMP_TIMEOUT_MAX))
+            return await self._qmp(command, arguments, min(float(timeout), proto.QMP_TIMEOUT_MAX))
         if method == "stop":
-            force, timeout = params.get("force", False), params.get("timeout", 30)
+            force = params.get("force", False)
+            timeout = params.get("timeout", proto.STOP_TIMEOUT_DEFAULT)
             if (
                 not isinstance(timeout, (int, float))
                 or isinstance(timeout, bool)
-                or not 0 <= timeout <= 3600
+                or not 0 <= timeout <= proto.STOP_TIMEOUT_MAX
             ):
                 raise RequestError(proto.BAD_REQUEST, "'timeout' must be a number of seconds")
             return await self.r.stop(bool(force), float(timeout), "stop requested over IPC")
@@ -72,8 +74,11 @@ class RunnerAPI:
             return await self._pause_resume(method == "pause")
         if method == "console-write":
             data = params.get("data")
-            if not isinstance(data, str) or len(data) > 65536:
-                raise RequestError(proto.BAD_REQUEST, "'data' must be a string of at most 64 KiB")
+            if not isinstance(data, str) or len(data) > proto.CONSOLE_WRITE_MAX:
+                raise RequestError(
+                    proto.BAD_REQUEST,
+                    f"'data' must be a string of at most {proto.CONSOLE_WRITE_MAX} characters",
+                )
             if self.r.console is None or self.r.status not in QEMU_UP:
                 raise RequestError(proto.NOT_RUNNING, f"VM {self.r.name!r} is {self.r.status}")
             try:
@@ -138,7 +143,7 @@ class RunnerAPI:
             f"{exc.command!r} not sent until it does"
         )
 
-    async def _pause_resume(self, pause: bool) -> dict[str, Any]:
+    async def _pause_resume(self, pause: bool) -> RunnerStatus:
         want = "paused" if pause else "running"
         if self.r.status == want:
             return self.r.status_dict()

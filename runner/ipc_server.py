@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ class IPCServer:
             pass
         raise RuntimeError(f"socket {self.path} is in use by another live process")
 
-    def publish(self, topic: str, data: dict[str, Any]) -> None:
+    def publish(self, topic: str, data: Mapping[str, Any]) -> None:
         msg = {"event": topic, "data": data}
         for conn in list(self.connections):
             if topic in conn.topics:
@@ -165,7 +165,7 @@ class IPCServer:
             await self._close_after_flush(conn)
             return
         if len(self.connections) >= MAX_CLIENTS:
-            conn.send(proto.error(None, "busy", "too many clients"))
+            conn.send(proto.error(None, proto.BUSY, "too many clients"))
             await self._close_after_flush(conn)
             return
         self.connections.add(conn)

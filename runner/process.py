@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from maqet_tui.common.procs import wait_group_gone
 
@@ -18,12 +18,15 @@ from .logfile import CappedLogHandler
 from .qemu import QemuProcess
 from .service import Runner
 
+if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import FailedReport, LaunchSpec
+
 log = logging.getLogger("runner")
 
 GROUP_EXIT_TIMEOUT = 5.0
 
 
-def _runner_log(spec: dict[str, Any]) -> Path | None:
+def _runner_log(spec: LaunchSpec) -> Path | None:
     """The runner log the starter gave us as stdout and stderr (HOME/logs/ID.runner.log, beside
     the serial log), or None when stderr is anything else (a runner started by hand): only that
     file is ours to rotate."""
@@ -35,7 +38,7 @@ def _runner_log(spec: dict[str, Any]) -> Path | None:
     return path if (ours.st_dev, ours.st_ino) == (there.st_dev, there.st_ino) else None
 
 
-def _setup_logging(spec: dict[str, Any]) -> None:
+def _setup_logging(spec: LaunchSpec) -> None:
     """Log to the runner log, capped and rotated like the serial log (see logfile)."""
     path = _runner_log(spec)
     handler = CappedLogHandler(path) if path else logging.StreamHandler(sys.stderr)
@@ -49,7 +52,7 @@ def _setup_logging(spec: dict[str, Any]) -> None:
 
 
 def run(
-    spec: dict[str, Any],
+    spec: LaunchSpec,
     qemu: QemuProcess | None,
     early_error: str | None,
     ready_fd: int,
@@ -86,11 +89,9 @@ def run(
         # Only while the starter still waits on the pipe: once the runner reported, that fd
         # number is free and may now be the database's (a write there would wreck it).
         if runner is None or runner.ready_fd is not None:
+            failed: FailedReport = {"ok": False, "error": f"runner failed: {exc}"}
             with contextlib.suppress(OSError):
-                os.write(
-                    ready_fd,
-                    json.dumps({"ok": False, "error": f"runner failed: {exc}"}).encode() + b"\n",
-                )
+                os.write(ready_fd, json.dumps(failed).encode() + b"\n")
         rc = 1
     # QEMU's group was killed as QEMU exited; nothing of it may outlive the runner.
     if qemu is not None and not wait_group_gone(qemu.pid, GROUP_EXIT_TIMEOUT):

@@ -14,9 +14,13 @@ import signal
 import socket
 import subprocess
 
+from maqet_tui.protocol.launch import fill_fds
+
 TYPE_CHECKING = False  # typing and dataclasses cost ~10 ms here, on QEMU's critical path
 if TYPE_CHECKING:
     from typing import Any
+
+    from maqet_tui.protocol.launch import LaunchSpec
 
 
 PR_SET_PDEATHSIG = 1
@@ -70,19 +74,12 @@ def _die_with_parent(parent: int) -> Any:
     return preexec
 
 
-def _fill(arg: str, fds: dict[str, str]) -> str:
-    for token, value in fds.items():
-        arg = arg.replace(token, value)
-    return arg
-
-
-def spawn_qemu(spec: dict[str, Any]) -> QemuProcess:
+def spawn_qemu(spec: LaunchSpec) -> QemuProcess:
     # The starter validated the definition and built the argv (see config.build_argv); only the
     # fd placeholders are ours to fill, which keeps this path free of heavy imports.
     qmp_ours, qmp_theirs = socket.socketpair()
     ser_ours, ser_theirs = socket.socketpair()
-    fds = {"{qmp_fd}": str(qmp_theirs.fileno()), "{serial_fd}": str(ser_theirs.fileno())}
-    argv = [_fill(a, fds) for a in spec["argv"]]
+    argv = fill_fds(spec["argv"], qmp_theirs.fileno(), ser_theirs.fileno())
     binary = argv[0]
     try:
         popen = subprocess.Popen(

@@ -16,11 +16,12 @@ import signal
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.procs import start_time
 from maqet_tui.common.vmstate import STOP_REQUESTED
 
+from . import store_io
 from .api import RunnerAPI
 from .console import Console
 from .ipc_server import IPCServer
@@ -28,6 +29,9 @@ from .qemu import QemuProcess
 from .qmp_link import ExecuteError, QMPError, QmpLink
 from .store_io import StoreIO
 from .upkeep import adopt_row, heal_socket, register
+
+if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import LaunchSpec, Readiness, ReadyReport, RunnerStatus
 
 log = logging.getLogger("runner")
 
@@ -37,7 +41,7 @@ STORE_STOP_TIMEOUT = 10.0
 
 
 class Runner:
-    def __init__(self, spec: dict[str, Any], qemu: QemuProcess | None, ready_fd: int) -> None:
+    def __init__(self, spec: LaunchSpec, qemu: QemuProcess | None, ready_fd: int) -> None:
         self.spec = spec
         self.vm_id: str = spec["vm_id"]
         self.name: str = spec["name"]
@@ -51,10 +55,7 @@ class Runner:
         self.status = "starting"
         self.last_error: str | None = None
         self.started_at: float | None = None
-        identity = spec.get("db_identity")
-        self.store = StoreIO(
-            Path(spec["db_path"]), self.vm_id, tuple(identity) if identity else None
-        )
+        self.store = StoreIO(Path(spec["db_path"]), self.vm_id, spec["db_identity"])
         self.api = RunnerAPI(self)
         self.ipc = IPCServer(self.socket_path, self.api.handle)
         self.qmp = QmpLink(f"maqet-{self.name}")
@@ -73,7 +74,7 @@ class Runner:
         self._tasks: list[asyncio.Task[Any]] = []
 
     # -- views -------------------------------------------------------------------------------
-    def status_dict(self) -> dict[str, Any]:
+    def status_dict(self) -> RunnerStatus:
         return {
             "id": self.vm_id,
             "name": self.name,
@@ -128,19 +129,17 @@ class Runner:
             self.ipc.publish("status", self.status_dict())
             self._spawn(self._watch_store())
 
-    def ready_report(self) -> dict[str, Any]:
+    def ready_report(self) -> ReadyReport:
         """What the starter records (rows.claim): this runner, its QEMU and where it serves."""
         return {"ok": True, **self.status_dict(), "runner_started": self.started_ticks}
 
     def _claim_running(self) -> bool:
         """On the store thread: record this runner if its start still owns the row (the report
         reads the status current at that moment)."""
-        from maqet_tui.store import models as store
-
         if self.store.replaced():  # the database went away as we came up: register there
-            self.name = store.adopt(adopt_row(self))
+            self.name = store_io.adopt(adopt_row(self))
             return True
-        return bool(store.claim_running(self.vm_id, self.token, self.ready_report()))
+        return store_io.claim_running(self.vm_id, self.token, self.ready_report())
 
     async def _connect_qmp(self, qemu: QemuProcess) -> bool:
         connect = asyncio.ensure_future(self.qmp.connect(qemu.qmp))
@@ -191,7 +190,7 @@ class Runner:
         if record:  # the starter records this too, from the report: best effort here
             try:
                 await self.store.call(
-                    "end_start",
+                    store_io.end_start,
                     self.vm_id,
                     self.token,
                     "stopped" if cancelled else "crashed",
@@ -202,7 +201,7 @@ class Runner:
         await self._teardown()
         return 1
 
-    def _report(self, obj: dict[str, Any]) -> None:
+    def _report(self, obj: Readiness) -> None:
         """Tell the starter how start-up ended (it waits on this pipe instead of polling)."""
         if self.ready_fd is None:
             return
@@ -250,7 +249,7 @@ class Runner:
         async for ev in self.qmp.events():
             name = str(ev.get("event", "?"))
             self.ipc.publish("qmp-event", ev)
-            self.store.record("add_event", self.vm_id, "qmp", name, ev)
+            self.store.record(store_io.add_event, self.vm_id, "qmp", name, ev)
             if name == "STOP" and self.status == "running":
                 self.set_status("paused")
             elif name == "RESUME" and self.status == "paused":
@@ -294,7 +293,7 @@ class Runner:
         self.status, self.last_error = status, last_error
         self.ipc.publish("status", self.status_dict())
         self.store.record(
-            "update_vm",
+            store_io.update_vm,
             self.vm_id,
             expect_runner=self.pid,
             status=status,
@@ -314,7 +313,7 @@ class Runner:
 
     async def stop(
         self, force: bool, timeout: float, reason: str, record: bool = True
-    ) -> dict[str, Any]:
+    ) -> RunnerStatus:
         if not record:
             self.record_final = False
         if self.stop_task is None:

@@ -14,16 +14,23 @@ import asyncio
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import ReadyReport
 
 log = logging.getLogger("runner.store")
 
 WRITE_WAIT_MS = 250  # busy_timeout of the runner's connection; a busy store means "retry later"
 BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Job = Callable[[], object]
 
 
 class RowView(NamedTuple):
@@ -33,10 +40,53 @@ class RowView(NamedTuple):
     replaced: bool = False  # the database file was deleted or replaced: register again
 
 
-def _store() -> ModuleType:
-    from maqet_tui.store import models as store
+# The store operations the runner uses, each a typed call of maqet_tui.store.models that imports
+# the module (and peewee) where it runs: on the store thread, at its first use.
 
-    return store
+
+def update_vm(vm_id: str, *, expect_runner: int | None = None, **fields: Any) -> bool:
+    from maqet_tui.store import models
+
+    return models.update_vm(vm_id, expect_runner=expect_runner, **fields)
+
+
+def add_event(vm_id: str, kind: str, name: str, data: dict[str, Any]) -> None:
+    from maqet_tui.store import models
+
+    models.add_event(vm_id, kind, name, data)
+
+
+def end_start(vm_id: str, token: str, status: str, error: str | None) -> bool:
+    from maqet_tui.store import models
+
+    return models.end_start(vm_id, token, status, error)
+
+
+def claim_running(vm_id: str, token: str, report: ReadyReport) -> bool:
+    from maqet_tui.store import models
+
+    return models.claim_running(vm_id, token, report)
+
+
+def adopt(row: dict[str, Any]) -> str:
+    from maqet_tui.store import models
+
+    return models.adopt(row)
+
+
+def _close() -> None:
+    from maqet_tui.store import models
+
+    models.close_db()
+
+
+def _open(db_path: Path, *, fresh: bool, reopen: bool = False) -> None:
+    """Open the store on this (the store) thread; a fresh connection waits WRITE_WAIT_MS at most."""
+    from maqet_tui.store import models
+
+    models.open_db(db_path, reopen=reopen)
+    if fresh or reopen:
+        models.set_busy_timeout(WRITE_WAIT_MS)
 
 
 class StoreIO:
@@ -47,29 +97,27 @@ class StoreIO:
         self._last_version: int | None = None
         self._expected = identity  # the file the start was claimed in
         self._identity: tuple[int, int] | None = None
-        self._queue: asyncio.Queue[tuple[str, tuple[Any, ...], dict[str, Any]]] | None = None
+        self._queue: asyncio.Queue[Job] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.failing: str | None = None  # the last write error, while writes keep failing
 
-    async def call(self, fn: str | Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run `fn` (a maqet_tui.store.models function by name, or a callable) on the store thread."""
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn` (one of the operations above, or a method of this object) on the store
+        thread, the store open there."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._pool, functools.partial(self._run, fn, *args, **kwargs)
+            self._pool, functools.partial(self._run, functools.partial(fn, *args, **kwargs))
         )
 
-    def _run(self, fn: str | Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        store = _store()
+    def _run(self, job: Callable[[], T]) -> T:
         if self._identity is None:
-            store.open_db(self.db_path)
-            store.db.execute_sql(f"PRAGMA busy_timeout = {WRITE_WAIT_MS}")
+            _open(self.db_path, fresh=True)
             self._identity = self._expected or self._file_identity()
         else:
-            store.open_db(self.db_path)
-        target = getattr(store, fn) if isinstance(fn, str) else fn
-        return target(*args, **kwargs)
+            _open(self.db_path, fresh=False)
+        return job()
 
-    async def write(self, fn: str | Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`call`, retried with backoff until it succeeds (errors are logged once per streak)."""
         attempt = 0
         while True:
@@ -88,20 +136,18 @@ class StoreIO:
                 self.failing = None
             return result
 
-    def record(self, fn: str, *args: Any, **kwargs: Any) -> None:
+    def record(self, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> None:
         """Queue a write; queued writes land in order, each retried until it succeeds."""
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._writer = asyncio.ensure_future(self._drain(self._queue))
-        self._queue.put_nowait((fn, args, kwargs))
+        self._queue.put_nowait(functools.partial(fn, *args, **kwargs))
 
-    async def _drain(
-        self, queue: asyncio.Queue[tuple[str, tuple[Any, ...], dict[str, Any]]]
-    ) -> None:
+    async def _drain(self, queue: asyncio.Queue[Job]) -> None:
         while True:
-            fn, args, kwargs = await queue.get()
+            job = await queue.get()
             try:
-                await self.write(fn, *args, **kwargs)
+                await self.write(job)
             finally:
                 queue.task_done()
 
@@ -122,16 +168,15 @@ class StoreIO:
         replaced)? If so, from now on we know the new one."""
         if self._file_identity() == self._identity:
             return False
-        store = _store()
-        store.open_db(self.db_path, reopen=True)
-        store.db.execute_sql(f"PRAGMA busy_timeout = {WRITE_WAIT_MS}")
+        _open(self.db_path, fresh=False, reopen=True)
         self._identity = self._file_identity()
         self._last_version = None
         return True
 
     def changed_row(self) -> RowView | None:
         """The VM's row if anything in the database changed since the last look, else None."""
-        store = _store()
+        from maqet_tui.store import models as store
+
         if self.replaced():
             # Deleted or replaced under us: the old connection wrote to a file nobody reads.
             return RowView(exists=False, replaced=True)
@@ -148,6 +193,6 @@ class StoreIO:
         if self._writer is not None:
             self._writer.cancel()
         loop = asyncio.get_running_loop()
-        if "maqet_tui.store.models" in __import__("sys").modules:
-            await loop.run_in_executor(self._pool, lambda: _store().close_db())
+        if "maqet_tui.store.models" in sys.modules:
+            await loop.run_in_executor(self._pool, _close)
         self._pool.shutdown(wait=True)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from maqet_tui.common.errors import ConfigError
 from maqet_tui.common.paths import ensure_private_dir
 
+from . import store_io
+
 if TYPE_CHECKING:
     from .service import Runner
 
@@ -60,7 +62,7 @@ async def heal_socket(r: Runner) -> None:
         log.info("socket %s was removed; serving at %s again", recorded, path)
         if path != r.socket_path:
             r.socket_path = path
-            r.store.record("update_vm", r.vm_id, expect_runner=r.pid, socket_path=str(path))
+            r.store.record(store_io.update_vm, r.vm_id, expect_runner=r.pid, socket_path=str(path))
         return
     log.error("socket %s was removed and cannot be bound again", recorded)
 
@@ -79,7 +81,7 @@ def adopt_row(r: Runner) -> dict[str, Any]:
         "runner_started": r.started_ticks,
         "socket_path": str(r.socket_path),
         "started_at": r.started_at,
-        "created_at": r.spec.get("created_at") or now,
+        "created_at": r.spec["created_at"] or now,
         "updated_at": now,
         "start_token": r.token,
     }
@@ -87,7 +89,7 @@ def adopt_row(r: Runner) -> dict[str, Any]:
 
 async def register(r: Runner) -> None:
     """Write this runner's row into a database that was deleted or replaced."""
-    name = await r.store.write("adopt", adopt_row(r))
+    name = await r.store.write(store_io.adopt, adopt_row(r))
     if name != r.name:
         log.warning("the name %r was taken meanwhile; this VM is listed as %r", r.name, name)
         r.name = name

@@ -29,7 +29,9 @@ class _Session:
             self.sock = unixsock.connected(path, 5.0)
             self.sock.settimeout(None)
         except OSError as exc:
-            raise IPCError(f"cannot reach the runner at {path}: {exc.strerror or exc}") from None
+            raise IPCError(
+                f"cannot reach the runner at {path}: {exc.strerror or exc}", proto.IPC_ERROR
+            ) from None
         self.out = out
         self.buf = b""
         self.ids = 0
@@ -45,8 +47,15 @@ class _Session:
             self.ended = "the runner closed the connection"
             return
         self.buf += chunk
-        while b"\n" in self.buf:
-            line, _, self.buf = self.buf.partition(b"\n")
+        while True:
+            line, nl, rest = self.buf.partition(b"\n")
+            if len(line) > proto.MAX_LINE:  # as the other clients: no line grows memory past this
+                self.buf = b""
+                self.ended = f"the runner sent a line over {proto.MAX_LINE} bytes"
+                return
+            if not nl:
+                return
+            self.buf = rest
             self._handle(json.loads(line))
 
     def _handle(self, msg: dict[str, Any]) -> None:
@@ -58,7 +67,7 @@ class _Session:
             if status not in QEMU_UP:
                 self.ended = f"the VM is {status}"
         elif "error" in msg:
-            self.ended = msg["error"].get("message", "error")
+            self.ended = proto.error_text(msg["error"])[1]
 
 
 def attach(path: str, name: str, stdin_fd: int | None = None, out: BinaryIO | None = None) -> int:

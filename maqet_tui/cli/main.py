@@ -19,6 +19,7 @@ from maqet_tui.cli.more import COMMANDS as MORE
 from maqet_tui.cli.more import add_parsers
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.common.vmstate import QEMU_UP, fmt_uptime
+from maqet_tui.protocol import wire as proto
 
 
 def _seconds(text: str) -> float:
@@ -27,8 +28,10 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= 3600:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"{text} is out of range (0..3600 s)")
+    if not 0 <= value <= proto.STOP_TIMEOUT_MAX:  # NaN fails this too
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range (0..{proto.STOP_TIMEOUT_MAX:g} s)"
+        )
     return value
 
 
@@ -93,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     s = cmd("stop", "stop a VM: ACPI power-down, then quit, then kill")
     s.add_argument("name")
     s.add_argument("--force", action="store_true", help="skip the graceful power-down")
-    s.add_argument("--timeout", type=_seconds, default=30.0)
+    s.add_argument("--timeout", type=_seconds, default=proto.STOP_TIMEOUT_DEFAULT)
     for name in ("pause", "resume"):
         cmd(name, f"{name} a running VM").add_argument("name")
     q = cmd("qmp", "run a QMP command and print its return value as JSON")

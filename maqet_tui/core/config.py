@@ -24,6 +24,7 @@ from maqet_tui.core.disk_spec import (
     require_existing,
     share_args,
 )
+from maqet_tui.protocol.launch import QMP_FD, SERIAL_FD
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ACCELS = ("auto", "kvm", "tcg")
@@ -274,10 +275,6 @@ def identity_tag(vm_id: str) -> str:
     return f"maqet-{vm_id}"
 
 
-QMP_FD = "{qmp_fd}"
-SERIAL_FD = "{serial_fd}"
-
-
 def build_argv(
     vm_id: str,
     name: str,
@@ -289,8 +286,8 @@ def build_argv(
 
     The monitor and the serial port are connected sockets created by the runner (socketpairs), so
     nothing else can attach to them and there is no connect-polling race at start. The starter
-    builds the argv with the QMP_FD/SERIAL_FD placeholders and the runner fills in its fds, so the
-    runner needs no validation code (nor its imports) before QEMU is on its way.
+    builds the argv with the QMP_FD/SERIAL_FD placeholders (protocol.launch) and the runner fills in
+    its fds, so the runner needs no validation code (nor its imports) before QEMU is on its way.
     """
     argv = [
         cfg.binary,

@@ -25,7 +25,7 @@ CALL_TIMEOUT = 5.0
 # Events waiting for a slow consumer; past this the oldest are dropped so a console flood can
 # never grow the front end's memory without bound.
 MAX_QUEUED_EVENTS = 10_000
-CLOSED = "closed"
+CLOSED = proto.CLOSED
 
 
 class AsyncIPCClient:
@@ -64,10 +64,12 @@ class AsyncIPCClient:
             raise IPCError(f"runner socket {spath} is stale", proto.NOT_RUNNING) from None
         except TimeoutError:
             raise IPCError(
-                f"runner at {spath} did not accept in {timeout:g} s", "timeout"
+                f"runner at {spath} did not accept in {timeout:g} s", proto.TIMEOUT
             ) from None
         except OSError as exc:
-            raise IPCError(f"cannot connect to {spath}: {exc.strerror or exc}") from None
+            raise IPCError(
+                f"cannot connect to {spath}: {exc.strerror or exc}", proto.IPC_ERROR
+            ) from None
         return cls(spath, reader, writer)
 
     @property
@@ -97,7 +99,7 @@ class AsyncIPCClient:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             raise IPCError(
-                f"runner at {self.path} did not answer {method} in time", "timeout"
+                f"runner at {self.path} did not answer {method} in time", proto.TIMEOUT
             ) from None
         except (ConnectionError, OSError) as exc:
             raise IPCError(f"runner at {self.path} went away: {exc}", CLOSED) from None
@@ -174,11 +176,8 @@ class AsyncIPCClient:
         if fut is None or fut.done():
             return
         if "error" in msg:
-            err = msg["error"] if isinstance(msg["error"], dict) else {}
-            text = str(err.get("message", "error"))
-            if err.get("code") == proto.QMP_ERROR and err.get("class"):
-                text = f"{err['class']}: {text}"
-            fut.set_exception(IPCError(text, str(err.get("code", "error"))))
+            code, text = proto.error_text(msg["error"])
+            fut.set_exception(IPCError(text, code))
         else:
             fut.set_result(msg.get("result"))
 

@@ -39,9 +39,11 @@ class IPCClient:
                 f"runner socket {self.path} is stale (nobody listens)", proto.NOT_RUNNING
             ) from None
         except TimeoutError:
-            raise IPCError(f"runner at {self.path} did not accept in time", "timeout") from None
+            raise IPCError(f"runner at {self.path} did not accept in time", proto.TIMEOUT) from None
         except OSError as exc:
-            raise IPCError(f"cannot connect to {self.path}: {exc.strerror or exc}") from None
+            raise IPCError(
+                f"cannot connect to {self.path}: {exc.strerror or exc}", proto.IPC_ERROR
+            ) from None
         self._buf = b""
 
     def __enter__(self) -> IPCClient:
@@ -60,7 +62,7 @@ class IPCClient:
             self._sock.sendall(data)
         except OSError as exc:
             raise IPCError(
-                f"runner at {self.path} went away: {exc.strerror or exc}", "closed"
+                f"runner at {self.path} went away: {exc.strerror or exc}", proto.CLOSED
             ) from None
         return req_id
 
@@ -70,16 +72,21 @@ class IPCClient:
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise IPCError(f"runner at {self.path} did not answer in time", "timeout")
+                raise IPCError(f"runner at {self.path} did not answer in time", proto.TIMEOUT)
+            if len(self._buf) > proto.MAX_LINE:
+                self.close()
+                raise IPCError(
+                    f"runner at {self.path} sent a line over {proto.MAX_LINE} bytes", proto.CLOSED
+                )
             self._sock.settimeout(remaining)
             try:
                 chunk = self._sock.recv(65536)
             except TimeoutError:
                 continue
             except OSError as exc:
-                raise IPCError(f"runner at {self.path} went away: {exc}", "closed") from None
+                raise IPCError(f"runner at {self.path} went away: {exc}", proto.CLOSED) from None
             if not chunk:
-                raise IPCError(f"runner at {self.path} closed the connection", "closed")
+                raise IPCError(f"runner at {self.path} closed the connection", proto.CLOSED)
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         msg: dict[str, Any] = json.loads(line)
@@ -109,7 +116,7 @@ class IPCClient:
         while True:
             now = time.monotonic()
             if now >= deadline:
-                raise IPCError(f"runner at {self.path} did not answer in time", "timeout")
+                raise IPCError(f"runner at {self.path} did not answer in time", proto.TIMEOUT)
             if ping is not None and now - ping[1] >= HEARTBEAT:
                 raise IPCError(self._unresponsive(), proto.UNRESPONSIVE)
             if ping is None and now >= next_ping:
@@ -122,7 +129,7 @@ class IPCClient:
             try:
                 msg = self.read_message(max(0.01, wake - now))
             except IPCError as exc:
-                if exc.code == "timeout":
+                if exc.code == proto.TIMEOUT:
                     continue
                 raise
             if ping is not None and msg.get("id") == ping[0]:
@@ -131,11 +138,8 @@ class IPCClient:
             if msg.get("id") != req_id or "event" in msg:
                 continue  # an event interleaved with our answer
             if "error" in msg:
-                err = msg["error"]
-                text = err.get("message", "error")
-                if err.get("code") == proto.QMP_ERROR and err.get("class"):
-                    text = f"{err['class']}: {text}"
-                raise IPCError(text, err.get("code", "error"))
+                code, text = proto.error_text(msg["error"])
+                raise IPCError(text, code)
             return msg.get("result")
 
     def peer_pid(self) -> int | None:

@@ -42,13 +42,12 @@ from maqet_tui.core.config import VMConfig, build_argv
 from maqet_tui.core.liveness import find_runner, is_runner_of
 from maqet_tui.core.reconcile import Reconciler, bury
 from maqet_tui.core.spawn import launch, wait_ready
+from maqet_tui.protocol import wire as proto
 from maqet_tui.store import rows
 
-DEFAULT_TIMEOUT = 30.0
-MAX_TIMEOUT = 3600.0
+DEFAULT_TIMEOUT = 30.0  # for a start
 STOP_GRACE = 5.0  # past the stop timeout: QEMU's quit (3 s), the kill, the final record
 REACH_PATIENCE = 2.0  # a runner rebinds a vanished socket within its store poll (0.25 s)
-UNREACHABLE = ("not-running", "closed", "timeout", "ipc-error", "unresponsive")
 POLL = 0.02
 
 Progress = Callable[[str], None]
@@ -186,16 +185,17 @@ def _kill_runner(row: dict[str, Any]) -> None:
 
 # -- stop ----------------------------------------------------------------------------------------
 def check_timeout(timeout: float) -> None:
-    """A stop timeout outside 0..MAX_TIMEOUT (or NaN) is a ConfigError, before anything is asked."""
-    if not 0 <= timeout <= MAX_TIMEOUT:  # NaN fails this too
-        raise ConfigError(f"timeout: {timeout} is out of range (0..{MAX_TIMEOUT:g} s)")
+    """A stop timeout outside 0..STOP_TIMEOUT_MAX (or NaN) is a ConfigError, before anything is
+    asked."""
+    if not 0 <= timeout <= proto.STOP_TIMEOUT_MAX:  # NaN fails this too
+        raise ConfigError(f"timeout: {timeout} is out of range (0..{proto.STOP_TIMEOUT_MAX:g} s)")
 
 
 def stop(
     paths: Paths,
     ident: str,
     force: bool = False,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = proto.STOP_TIMEOUT_DEFAULT,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Graceful power-down, then quit, then kill; (row, already) once QEMU is gone.
@@ -221,7 +221,7 @@ def stop(
         try:
             answer = _ask_stop(con, row, force, timeout, deadline, progress)
         except IPCError as exc:
-            if exc.code not in UNREACHABLE:
+            if exc.code not in proto.UNREACHABLE:
                 raise  # it answered, with a refusal: say so rather than kill the VM
             _stop_unresponsive(con, row, exc, progress)
         pid, started = row["runner_pid"], row["runner_started"]
@@ -263,11 +263,11 @@ def _ask_stop(
         try:
             result: dict[str, Any] = client.result(req, deadline - time.monotonic(), tick) or {}
         except IPCError as exc:
-            if exc.code == "timeout":
+            if exc.code == proto.TIMEOUT:
                 raise IPCError(
                     f"the runner of {row['name']!r} (pid {row['runner_pid']}) did not finish "
                     f"the stop within {timeout + STOP_GRACE:g} s",
-                    "timeout",
+                    proto.TIMEOUT,
                 ) from None
             raise
         return result
@@ -294,14 +294,14 @@ def _reach(
         try:
             return ipc_client.IPCClient(row["socket_path"] or "", timeout=timeout)
         except IPCError as exc:
-            if exc.code != "not-running" or time.monotonic() > patience:
+            if exc.code != proto.NOT_RUNNING or time.monotonic() > patience:
                 raise
             if not is_alive(row["runner_pid"], row["runner_started"]):
                 raise
         time.sleep(0.05)
         now = rows.get(con, row["id"])
         if now is None or now["runner_pid"] != row["runner_pid"]:
-            raise IPCError(f"the runner of {row['name']!r} is gone", "not-running")
+            raise IPCError(f"the runner of {row['name']!r} is gone", proto.NOT_RUNNING)
         row = now
 
 

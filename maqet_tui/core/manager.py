@@ -21,12 +21,13 @@ from maqet_tui.common.vmstate import LIVE, QEMU_UP
 from maqet_tui.core import lifecycle
 from maqet_tui.core.config import VMConfig, validate_name
 from maqet_tui.core.reconcile import Reconciler
+from maqet_tui.protocol import wire as proto
 from maqet_tui.store import models as store
 from maqet_tui.store import rows
 
 DEFAULT_START_TIMEOUT = lifecycle.DEFAULT_TIMEOUT
-DEFAULT_STOP_TIMEOUT = lifecycle.DEFAULT_TIMEOUT
-MAX_STOP_TIMEOUT = lifecycle.MAX_TIMEOUT
+DEFAULT_STOP_TIMEOUT = proto.STOP_TIMEOUT_DEFAULT
+MAX_STOP_TIMEOUT = proto.STOP_TIMEOUT_MAX
 
 
 class Manager:
@@ -189,7 +190,7 @@ class Manager:
         try:
             return lifecycle.call(self.paths, vm.id, method, params or {}, timeout)
         except IPCError as exc:
-            if exc.code in ("not-running", "closed"):  # it stopped under us: say so plainly
+            if exc.code in (proto.NOT_RUNNING, proto.CLOSED):  # it stopped under us: say so plainly
                 after = self._vm(vm.id)
                 if after.status not in QEMU_UP:
                     raise StateError(

@@ -1,5 +1,9 @@
-"""Internal qcow2 snapshots: through QMP while the VM runs (savevm/loadvm/delvm, which snapshot
-RAM and every disk together), through `qemu-img snapshot` while it is stopped (disks only).
+"""Internal qcow2 snapshots: through QMP jobs while the VM runs (snapshot-save/-load/-delete, which
+snapshot RAM and every writable disk together), through `qemu-img snapshot` while it is stopped
+(disks only).
+
+A job's failure is QEMU's own structured error (query-jobs), reported as is; the job is dismissed
+whatever its outcome.
 
 Listing always reads the images (`qemu-img info -U` shares the image with a running QEMU), so the
 same command works in both states.
@@ -8,16 +12,21 @@ same command works in both states.
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from pathlib import Path
 from typing import Any
 
-from maqet_tui.common.errors import ConfigError, MaqetError, StateError
+from maqet_tui.common.errors import ConfigError, MaqetError, StateError, TimeoutError_
 from maqet_tui.common.vmstate import QEMU_UP, STARTABLE
 from maqet_tui.core.disks import image_info, snapshot_offline
 from maqet_tui.core.manager import Manager
+from maqet_tui.protocol import wire as proto
 
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-ONLINE = {"create": "savevm", "revert": "loadvm", "delete": "delvm"}
+ONLINE = {"create": "snapshot-save", "revert": "snapshot-load", "delete": "snapshot-delete"}
+JOB_TIMEOUT = proto.QMP_TIMEOUT_MAX  # a live save of a large guest takes minutes
+JOB_POLL = 0.05  # seconds between query-jobs while a snapshot job runs
 
 
 def _qcow2_disks(vm: dict[str, Any]) -> list[Path]:
@@ -75,20 +84,61 @@ def snapshot(manager: Manager, ident: str, action: str, tag: str) -> dict[str, A
             "stopped): stop the VM to revert to it"
         )
     if live:
-        # HMP reports failure as text, not as a QMP error: anything printed means it failed.
-        out = manager.qmp(
-            ident, "human-monitor-command", {"command-line": f"{ONLINE[action]} {tag}"}, timeout=600
-        )
-        if isinstance(out, str) and out.strip():
-            raise MaqetError(
-                f"{ONLINE[action]} {tag} on {vm['name']!r}: {out.strip().splitlines()[-1]}"
-            )
+        error = _run_job(manager, ident, action, tag, disks)
+        if error:
+            raise MaqetError(f"cannot {action} snapshot {tag!r} of {vm['name']!r}: {error}")
     elif vm["status"] in STARTABLE:
         for disk in disks:
             snapshot_offline(action, disk, tag)
     else:
         raise StateError(f"VM {vm['name']!r} is {vm['status']}; try again when it settles")
     return {"vm": vm["name"], "snapshots": list_snapshots(manager, ident)}
+
+
+def _nodes(manager: Manager, ident: str, disks: list[Path]) -> tuple[str, list[str]]:
+    """(vmstate node, every writable disk's node) from query-block. Every writable disk is
+    listed, as HMP savevm did: one that cannot hold a snapshot fails the job in QEMU's words
+    rather than being left out of it."""
+    inserted = [
+        b["inserted"]
+        for b in manager.qmp(ident, "query-block") or []
+        if isinstance(b, dict) and isinstance(b.get("inserted"), dict)
+    ]
+    writable = [i for i in inserted if not i.get("ro") and i.get("node-name")]
+    qcow2 = {str(i.get("file")): str(i["node-name"]) for i in writable if i.get("drv") == "qcow2"}
+    vmstate = next((qcow2[str(d)] for d in disks if str(d) in qcow2), None)
+    if vmstate is None:
+        vmstate = next(iter(qcow2.values()), None)
+    if vmstate is None:
+        raise StateError("QEMU has no writable qcow2 disk of this VM to hold the snapshot")
+    return vmstate, [str(i["node-name"]) for i in writable]
+
+
+def _run_job(manager: Manager, ident: str, action: str, tag: str, disks: list[Path]) -> str | None:
+    """Run one snapshot job to its end; QEMU's error text if it failed, else None."""
+    vmstate, devices = _nodes(manager, ident, disks)
+    job_id = f"maqet-snapshot-{secrets.token_hex(4)}"
+    args: dict[str, Any] = {"job-id": job_id, "tag": tag, "devices": devices}
+    if action != "delete":
+        args["vmstate"] = vmstate
+    manager.qmp(ident, ONLINE[action], args)
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while True:
+        jobs = manager.qmp(ident, "query-jobs") or []
+        job = next((j for j in jobs if isinstance(j, dict) and j.get("id") == job_id), None)
+        if job is None:
+            raise MaqetError(f"the {ONLINE[action]} job {job_id} vanished from QEMU")
+        if job.get("status") in ("concluded", "null"):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError_(
+                f"the {ONLINE[action]} job {job_id} did not finish within {JOB_TIMEOUT:g} s "
+                f"(status {job.get('status')}); it may still finish"
+            )
+        time.sleep(JOB_POLL)
+    manager.qmp(ident, "job-dismiss", {"id": job_id})
+    error = job.get("error")
+    return str(error) if error else None
 
 
 def screendump(manager: Manager, ident: str, path: Path) -> Path:

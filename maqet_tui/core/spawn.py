@@ -16,10 +16,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from maqet_tui.common.errors import StartError, TimeoutError_
 from maqet_tui.common.paths import Paths, fallback_runtime_dir
+
+if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import LaunchSpec, Readiness, ReadyReport
 
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -48,12 +51,12 @@ def launch(paths: Paths, vm: dict[str, Any], argv: list[str], token: str) -> Lau
     """Spawn the runner for a VM whose start `token` owns; returns at once.
 
     `vm` is the row the start was claimed on; `argv` is QEMU's command line from
-    `config.build_argv`, with the fd placeholders unfilled.
+    `config.build_argv`, with the fd placeholders unfilled (protocol.launch).
     """
     vm_id, name = vm["id"], vm["name"]
     spawned_at = time.time()
     st = os.stat(paths.db)
-    spec = {
+    spec: LaunchSpec = {
         "vm_id": vm_id,
         "name": name,
         "config": vm["config"],
@@ -105,14 +108,14 @@ def launch(paths: Paths, vm: dict[str, Any], argv: list[str], token: str) -> Lau
     os.close(w)
     assert proc.stdin is not None
     try:
-        proc.stdin.write(marshal.dumps(spec))  # the runner is this interpreter too
+        proc.stdin.write(marshal.dumps(dict(spec)))  # the runner is this interpreter too
         proc.stdin.close()
     except OSError:
         pass  # it died already: wait_ready reads EOF and reports its log
     return Launch(proc, r, log_path, spawned_at)
 
 
-def wait_ready(run: Launch, name: str, timeout: float) -> dict[str, Any]:
+def wait_ready(run: Launch, name: str, timeout: float) -> ReadyReport:
     """The runner's report once QMP answers and its socket serves; raises on failure."""
     try:
         line = _read_line(run.ready, timeout)
@@ -131,11 +134,11 @@ def wait_ready(run: Launch, name: str, timeout: float) -> dict[str, Any]:
         raise StartError(
             f"runner for {name!r} exited during start-up" + (f": {tail}" if tail else "")
         )
-    report: dict[str, Any] = json.loads(line)
+    report = cast("Readiness", json.loads(line))
     if not report.get("ok"):
         detail = str(report.get("error", "unknown error"))
         raise StartError(f"cannot start {name!r}: {detail}", detail)
-    return report
+    return cast("ReadyReport", report)
 
 
 def _read_line(fd: int, timeout: float) -> bytes | None:

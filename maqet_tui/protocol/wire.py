@@ -9,22 +9,45 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# -- limits -------------------------------------------------------------------------------------
 MAX_LINE = 1 << 20
+"""Bytes in one line, either way; a longer one ends the connection (after LINE_TOO_LONG from the
+runner)."""
+STOP_TIMEOUT_DEFAULT = 30.0
+"""Seconds `stop` waits for the guest to power down when no `timeout` is given."""
+STOP_TIMEOUT_MAX = 3600.0
+"""The largest `timeout` `stop` accepts (seconds; 0 is the least)."""
+CONSOLE_WRITE_MAX = 64 * 1024
+"""Characters of `data` in one `console-write`."""
+QMP_TIMEOUT_DEFAULT = 10.0
+"""Seconds the runner waits for QEMU to answer a `qmp` request without its own `timeout`."""
+QMP_TIMEOUT_MAX = 600.0
+"""A `qmp` request's own `timeout` is capped here (a live snapshot of a large guest)."""
+
 METHODS = ("ping", "status", "qmp", "stop", "pause", "resume", "console-write", "subscribe")
 TOPICS = ("status", "qmp-event", "console")
 
-# Error codes carried in {"error": {"code": ...}}.
+# -- error codes, carried in {"error": {"code": ..., "message": ...}} --------------------------------
 BAD_REQUEST = "bad-request"
 LINE_TOO_LONG = "line-too-long"
 UNKNOWN_METHOD = "unknown-method"
 NOT_RUNNING = "not-running"
-QMP_ERROR = "qmp-error"
+QMP_ERROR = "qmp-error"  # with "class": QEMU's error class
 QEMU_TIMEOUT = "qemu-timeout"  # the runner is fine; QEMU did not answer it in time
 PERMISSION_DENIED = "permission-denied"
+BUSY = "busy"  # too many clients on the runner's socket
 INTERNAL = "internal-error"
-# Client side only (never on the wire): the runner accepted the request but answers not even a
-# ping (SIGSTOPped, wedged); callers that must finish (stop) kill it.
+UNKNOWN_ERROR = "error"  # an error response without a code (no runner of ours sends one)
+
+# Client side only (never on the wire): what went wrong on the way to an answer.
+TIMEOUT = "timeout"  # no answer (or no accept) within the caller's timeout
+CLOSED = "closed"  # the connection ended: the runner went away or closed it
+IPC_ERROR = "ipc-error"  # cannot connect for another reason (common.errors.IPCError's default)
+# The runner accepted the request but answers not even a ping (SIGSTOPped, wedged); callers that
+# must finish (stop) kill it.
 UNRESPONSIVE = "unresponsive"
+UNREACHABLE = (NOT_RUNNING, CLOSED, TIMEOUT, IPC_ERROR, UNRESPONSIVE)
+"""Codes that mean the runner could not be reached, as opposed to an answer that says no."""
 
 
 def encode(obj: dict[str, Any]) -> bytes:
@@ -33,6 +56,20 @@ def encode(obj: dict[str, Any]) -> bytes:
 
 def error(req_id: Any, code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"id": req_id, "error": {"code": code, "message": message, **extra}}
+
+
+def error_text(error: object) -> tuple[str, str]:
+    """(code, text) of the `error` member of a response, for an exception: QMP errors are
+    prefixed with QEMU's error class; anything malformed still gives two strings."""
+    if not isinstance(error, dict):
+        return UNKNOWN_ERROR, str(error) if error is not None else "error"
+    code = error.get("code")
+    code = code if isinstance(code, str) and code else UNKNOWN_ERROR
+    text = str(error.get("message", "error"))
+    cls = error.get("class")
+    if code == QMP_ERROR and cls:
+        text = f"{cls}: {text}"
+    return code, text
 
 
 def parse_request(line: bytes) -> tuple[Any, str, dict[str, Any]]:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
@@ -24,6 +24,9 @@ from maqet_tui.common.errors import NotFoundError, StoreError, clip
 from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.vmstate import CLAIMED
 from maqet_tui.store import rows
+
+if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import ReadyReport
 
 SCHEMA_VERSION = rows.SCHEMA_VERSION
 EVENTS_KEPT_PER_VM = rows.EVENTS_KEPT_PER_VM
@@ -183,6 +186,11 @@ def immediate() -> Iterator[None]:
         raise StoreError(rows.explain(exc, db.database)) from None
 
 
+def set_busy_timeout(ms: int) -> None:
+    """How long this thread's connection waits for a lock before it reports the store busy."""
+    db.execute_sql(f"PRAGMA busy_timeout = {int(ms)}")
+
+
 def data_version() -> int:
     """Changes whenever another connection commits: a cheap 'did anything change?' probe."""
     return int(db.execute_sql("PRAGMA data_version").fetchone()[0])
@@ -249,7 +257,7 @@ def update_vm(vm_id: str, *, expect_runner: int | None = None, **fields: Any) ->
     return rows.update(db.connection(), vm_id, fields, **guard)
 
 
-def claim_running(vm_id: str, token: str, report: dict[str, Any]) -> bool:
+def claim_running(vm_id: str, token: str, report: ReadyReport) -> bool:
     """Record a runner that reported ready, if its start (`token`) still owns the row. Already
     recorded (the starter usually is first) is seen without taking the write lock."""
     row = get_by_id(vm_id)

@@ -21,11 +21,14 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import StoreError
 from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.vmstate import CLAIMED, LIVE, STARTABLE, Status
+
+if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import ReadyReport
 
 SCHEMA_VERSION = 3
 EVENTS_KEPT_PER_VM = 300
@@ -228,7 +231,7 @@ def begin_start(
     return token
 
 
-def claim(con: sqlite3.Connection, vm_id: str, token: str, report: dict[str, Any]) -> bool:
+def claim(con: sqlite3.Connection, vm_id: str, token: str, report: ReadyReport) -> bool:
     """Record a runner that reported ready, if its start still owns the row. The starter and the
     runner both call this, whichever gets there first; True once the row names this runner."""
     row = get(con, vm_id)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import MaqetError
+from maqet_tui.protocol import wire as proto
 from maqet_tui.tui.messages import OpFinished
 from maqet_tui.tui.services.threads import run_blocking
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from maqet_tui.core.manager import Manager
     from maqet_tui.tui.app import MaqetApp
 
-STOP_TIMEOUT = 30.0
+STOP_TIMEOUT = proto.STOP_TIMEOUT_DEFAULT
 
 
 def error_text(exc: BaseException) -> str:

@@ -275,3 +275,31 @@ def test_disk_only_snapshot_is_not_reverted_live(manager: Manager) -> None:
     with pytest.raises(StateError, match="holds disks only"):
         snapshot(manager, "d", "revert", "cold")
     assert manager.qmp("d", "query-status")["status"] == "running"  # untouched, not paused
+
+
+def test_failed_live_snapshot_reports_qemus_error(manager: Manager, tmp_path: Path) -> None:
+    """A writable disk that cannot hold a snapshot (raw, given through qemu_args) fails the save
+    job; QEMU's own error is reported and the job is not left behind."""
+    from maqet_tui.core.definitions import add_with_disks
+    from maqet_tui.core.peer_yaml import NewDisk
+
+    raw = tmp_path / "scratch.raw"
+    raw.write_bytes(b"\0" * (1 << 20))
+    add_with_disks(
+        manager,
+        "mixed",
+        {
+            "memory": 64,
+            "accel": "tcg",
+            "qemu_args": ["-drive", f"file={raw},format=raw,if=virtio"],
+        },
+        [NewDisk("d0", "32M", None, None, "virtio", "disk")],
+    )
+    manager.start("mixed")
+    with pytest.raises(MaqetError) as info:
+        snapshot(manager, "mixed", "create", "x")
+    assert str(info.value).startswith("cannot create snapshot 'x' of 'mixed': Device ")
+    assert "does not support snapshots" in str(info.value)
+    assert manager.qmp("mixed", "query-jobs") == []
+    assert snap_tags(manager, "mixed") == []
+    assert manager.qmp("mixed", "query-status")["status"] == "running"

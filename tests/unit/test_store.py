@@ -5,13 +5,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from maqet_tui.common.errors import NotFoundError, StoreError
 from maqet_tui.store import models as store
 from maqet_tui.store import rows
+
+if TYPE_CHECKING:
+    from maqet_tui.protocol.launch import ReadyReport
 
 
 @pytest.fixture
@@ -91,8 +94,12 @@ def test_find_by_name_then_id(db: Path) -> None:
         store.find("zz")
 
 
-def _report(pid: int) -> dict[str, Any]:
+def _report(pid: int) -> ReadyReport:
     return {
+        "ok": True,
+        "id": "00000000",
+        "name": "a",
+        "last_error": None,
         "runner_pid": pid,
         "runner_started": 5,
         "qemu_pid": pid + 1,
