@@ -8,7 +8,6 @@ qcow2 disk (sparse, in its data directory) so that a newcomer can try snapshots 
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,13 @@ from maqet_tui.common.errors import NotFoundError, StateError
 from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.definitions import add_with_disks
 from maqet_tui.core.disks import create_qcow2
-from maqet_tui.core.guest_image import KERNEL_APPEND, GuestImage, Progress, ensure_guest
+from maqet_tui.core.guest_image import (
+    KERNEL_APPEND,
+    GuestImage,
+    Progress,
+    default_cache_dir,
+    ensure_guest,
+)
 from maqet_tui.core.manager import Manager
 from maqet_tui.core.peer_yaml import NewDisk
 
@@ -26,8 +31,8 @@ DEMO_DISK = NewDisk("disk0", "64M", None, None, "virtio", "disk")
 
 
 def cache_dir(manager: Manager) -> Path:
-    env = os.environ.get("MAQET_TUI_GUEST_CACHE")
-    return Path(env) if env else manager.paths.home / "guest"
+    """The shared per-user guest cache, whatever the home (a guest is not per home data)."""
+    return default_cache_dir()
 
 
 def demo_config(image: GuestImage) -> dict[str, Any]:
