@@ -10,9 +10,12 @@ import sys
 from collections.abc import Sequence
 
 
-def _tui_home(argv: Sequence[str]) -> tuple[bool, str | None]:
-    """(wants the TUI, --home value) — the TUI is asked for when nothing but --home is given."""
+def _tui_args(argv: Sequence[str]) -> tuple[bool, str | None, bool]:
+    """(wants the TUI, --home value, --demo) — the TUI is asked for when nothing but --home and
+    --demo are given. --demo is what ./scripts/run passes on a first run: the newcomer sees the
+    demo guest boot instead of a stopped row."""
     home = None
+    demo = False
     rest = list(argv)
     while rest:
         a = rest.pop(0)
@@ -20,9 +23,11 @@ def _tui_home(argv: Sequence[str]) -> tuple[bool, str | None]:
             home = rest.pop(0)
         elif a.startswith("--home="):
             home = a.split("=", 1)[1]
+        elif a == "--demo":
+            demo = True
         else:
-            return False, None
-    return True, home
+            return False, None, False
+    return True, home, demo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # by qemu-img) is the user's alone, whatever their umask; runners inherit this too.
     os.umask(0o077)
     argv = list(sys.argv[1:] if argv is None else argv)
-    tui, home = _tui_home(argv)
+    tui, home, demo = _tui_args(argv)
     if tui:
         from maqet_tui.common.paths import Paths
         from maqet_tui.common.privacy import warn_if_open
@@ -40,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # screen when the TUI exits.
         warn_if_open(Paths.resolve(home).home)
 
-        return int(run_tui(home))
+        return int(run_tui(home, demo=demo))
     from maqet_tui.cli.main import main as cli_main
 
     return int(cli_main(argv))

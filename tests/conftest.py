@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from maqet_tui.common.vmstate import LIVE
+from maqet_tui.core.guest_image import default_cache_dir
 from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
 from tests.helpers import Env, check_no_leaks, make_env, remove_env, vm_processes
 
 TINY: dict[str, Any] = {"memory": 64, "accel": "tcg"}
-# The demo guest is built once per machine (scripts/test builds it before the suite runs).
-os.environ.setdefault("MAQET_TUI_GUEST_CACHE", str(Path.home() / ".cache" / "maqet-tui" / "guest"))
+# The demo guest is built once per user into the cache ./scripts/run and ./scripts/test share;
+# pinned here so that the per-test homes and environments all find it.
+os.environ.setdefault("MAQET_TUI_GUEST_CACHE", str(default_cache_dir()))
 
 
 @pytest.fixture

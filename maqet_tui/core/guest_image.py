@@ -27,7 +27,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from maqet_tui.common.errors import MaqetError
-from maqet_tui.common.paths import default_home
 
 READY_LINE = "MAQET GUEST READY"
 # Not `quiet`: the kernel's boot messages are how a newcomer sees Linux boot in the Console pane;
@@ -130,8 +129,14 @@ def cpio_newc(entries: Iterable[CpioEntry]) -> bytes:
 
 
 def default_cache_dir() -> Path:
+    """The one guest cache every home, ./scripts/run, ./scripts/test and the tests share, so the
+    guest is built once per user: `$MAQET_TUI_GUEST_CACHE`, else `$XDG_CACHE_HOME/maqet-tui/guest`
+    (`~/.cache/maqet-tui/guest`). It only holds what can be rebuilt, hence a cache directory."""
     env = os.environ.get("MAQET_TUI_GUEST_CACHE")
-    return Path(env).expanduser() if env else default_home() / "guest"
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "maqet-tui" / "guest"
 
 
 def _last_line(text: str) -> str:

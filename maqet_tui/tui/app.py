@@ -35,7 +35,7 @@ from maqet_tui.tui.messages import (
     StatsSampled,
 )
 from maqet_tui.tui.ops import Ops, error_text
-from maqet_tui.tui.screens.demo import DemoScreen
+from maqet_tui.tui.screens.demo import START, DemoScreen
 from maqet_tui.tui.screens.details import CONSOLE_BINDINGS, DETAIL_BINDINGS
 from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.screens.main import LIST_BINDINGS, MainScreen
@@ -81,8 +81,11 @@ class MaqetApp(App[None]):
         *,
         frozen_host: bool | None = None,
         live_stats: bool = True,
+        boot_demo: bool = False,
     ) -> None:
-        """`frozen_host` (or MAQET_TUI_FROZEN_HOST=1) shows a fixed host line, for snapshots."""
+        """`frozen_host` (or MAQET_TUI_FROZEN_HOST=1) shows a fixed host line, for snapshots.
+        `boot_demo` (`maqet-tui --demo`, what ./scripts/run passes on a first run) makes the demo
+        VM if needed, then boots it with its Console in view: a first screen with a live guest."""
         super().__init__()
         self.home = home
         self.manager_factory = manager_factory
@@ -90,6 +93,7 @@ class MaqetApp(App[None]):
             frozen_host if frozen_host is not None else os.environ.get(FROZEN_ENV) == "1"
         )
         self.live_stats = live_stats
+        self.boot_demo = boot_demo
         self.manager: Manager | None = None
         self.boot_error: str | None = None
         self.loaded = False
@@ -141,6 +145,8 @@ class MaqetApp(App[None]):
         services = [self.watcher, self.tailer] + ([self.sampler] if self.live_stats else [])
         for service in services:
             service.start()
+        if self.boot_demo and (main := self.live_main()):
+            main.action_demo()
 
     def on_boot_failed(self, msg: BootFailed) -> None:
         self.boot_error = msg.error
@@ -241,6 +247,13 @@ class MaqetApp(App[None]):
             if main := self.live_main():
                 main.want_select = str(msg.vm["id"])
             self.poke_store()
+        if self.boot_demo and msg.vm is not None:
+            self.boot_demo = False  # once: a later N goes through the dialog as usual
+            if isinstance(self.screen, DemoScreen):
+                self.screen.dismiss(START)  # its callback boots it and shows the Console
+            elif main := self.live_main():
+                main._demo_done(START)
+            return
         if isinstance(self.screen, DemoScreen):
             self.screen.finish(msg)
         elif msg.error is not None:

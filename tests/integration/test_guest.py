@@ -124,15 +124,11 @@ def test_console_cli_in_a_terminal(manager: Manager, demo: dict[str, Any], env: 
     assert manager.get("demo")["status"] == "running"  # leaving the console leaves the VM be
 
 
-def test_guest_sees_a_created_disk(manager: Manager, env: Env) -> None:
-    from maqet_tui.core.disks import create_qcow2
-
-    vm, _ = ensure_demo(manager)
-    disk = manager.paths.vm_dir(vm["id"]) / "extra.qcow2"
-    create_qcow2(disk, "64M")
-    manager.set_config("demo", {"disks": [str(disk)]})
-    started = manager.start("demo")
-    with ipc_client.IPCClient(started["socket_path"], timeout=10) as sub:
+def test_demo_guest_sees_its_own_disk(manager: Manager, demo: dict[str, Any]) -> None:
+    """The demo comes with a qcow2 disk (for snapshots) and still boots with it attached."""
+    [disk] = demo["config"]["disks"]
+    assert disk["format"] == "qcow2" and disk["file"].startswith(str(manager.paths.home))
+    with ipc_client.IPCClient(demo["socket_path"], timeout=10) as sub:
         sub.call("subscribe", {"topics": ["console"], "replay": True})
         console = ConsoleReader(sub)
         console.until(READY_LINE, BOOT_DEADLINE)

@@ -75,3 +75,25 @@ async def test_progress_dialog_shows_steps_and_failures(make_app: MakeApp) -> No
         assert not dialog.query_one("#start", Button).display
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is main_screen(app), "closed")
+
+
+async def test_first_run_boots_the_demo_on_its_console(make_app: MakeApp, manager: Manager) -> None:
+    """`maqet-tui --demo` (./scripts/run on an empty store): no dialog to answer, the demo VM is
+    made, started and shown on its Console, the first thing a newcomer sees."""
+    app = make_app(boot_demo=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "demo") == "running", "demo running")
+        assert app.screen is main_screen(app)
+        await wait_until(pilot, lambda: main_screen(app).detail_tab == "tab-console", "console")
+        await wait_until(pilot, lambda: console_log(app).connected, "its console followed")
+        assert [vm["name"] for vm in manager.list()] == ["demo"]
+        assert not app.boot_demo  # once only: N later asks again
+
+
+def test_entry_reads_demo_as_a_tui_option() -> None:
+    from maqet_tui.entry import _tui_args
+
+    assert _tui_args(["--demo"]) == (True, None, True)
+    assert _tui_args(["--home", "/h", "--demo"]) == (True, "/h", True)
+    assert _tui_args([]) == (True, None, False)
+    assert _tui_args(["--demo", "ls"]) == (False, None, False)

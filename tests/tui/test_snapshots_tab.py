@@ -16,6 +16,7 @@ from maqet_tui.tui.screens.snapshot_tag import SnapshotTagScreen, suggest_tag, t
 
 from .conftest import (
     footer_actions,
+    main_screen,
     notes,
     select,
     snapshot_pane,
@@ -54,6 +55,9 @@ async def test_take_and_delete_snapshots_from_the_keyboard(
         await wait_until(pilot, lambda: "no qcow2 disk" in (pane.error or ""), "the reason")
         assert "no qcow2 disk" in static_text(pane.query_one("#snap-status"))
         assert not SNAP_KEYS & footer_actions(app)
+        await pilot.press("t")  # not silently ignored: a notification names the reason
+        await wait_until(pilot, lambda: any("no qcow2 disk" in n for n in notes(app)), "why")
+        assert app.screen is main_screen(app)  # and nothing else happened
 
         await select(pilot, app, "s")
         await wait_until(pilot, lambda: pane.snapshots == [], "an empty list")

@@ -100,5 +100,9 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("MAQET_TUI_GUEST_CACHE", str(tmp_path / "g"))
     assert gi.default_cache_dir() == tmp_path / "g"
     monkeypatch.delenv("MAQET_TUI_GUEST_CACHE")
-    monkeypatch.setenv("MAQET_TUI_HOME", str(tmp_path / "home"))
-    assert gi.default_cache_dir() == tmp_path / "home" / "guest"
+    monkeypatch.setenv("MAQET_TUI_HOME", str(tmp_path / "home"))  # not per home: one per user
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert gi.default_cache_dir() == tmp_path / "cache" / "maqet-tui" / "guest"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert gi.default_cache_dir() == tmp_path / "user" / ".cache" / "maqet-tui" / "guest"

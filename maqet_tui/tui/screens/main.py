@@ -54,6 +54,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
     BINDINGS = [
         *VMActionsMixin.ACTION_BINDINGS,
         *SnapshotActionsMixin.SNAPSHOT_BINDINGS,
+        *SnapshotActionsMixin.SNAPSHOT_WHY_BINDINGS,
         *CONSOLE_BINDINGS,
         *LIST_BINDINGS,
         *DETAIL_BINDINGS,
@@ -192,6 +193,8 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             return False  # every key belongs to the guest until ctrl+]
         if action in SNAPSHOT_ACTIONS:
             return self.snapshot_action_ok(action)
+        if action == "snapshot_why":
+            return self.snapshot_refusal() is not None
         if action == "console_raw":
             return self.console_raw_ok(isinstance(self.focused, Input))
         if action in self.VM_ACTIONS:

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input
 
-from maqet_tui.common.vmstate import QEMU_UP
+from maqet_tui.common.vmstate import QEMU_UP, SETTLED
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.screens.snapshot_tag import SnapshotTagScreen
 
@@ -42,6 +42,11 @@ class SnapshotActionsMixin(_Base):
         Binding("V", "snapshot_revert", "Revert", key_display="V", tooltip="Revert to snapshot"),
         Binding("X", "snapshot_delete", "Del snap", key_display="X", tooltip="Delete snapshot"),
     ]
+    # Tried after the keys above when they cannot apply (Textual runs the first allowed binding
+    # of a key): a key that silently does nothing reads as broken, so `t` says why instead.
+    SNAPSHOT_WHY_BINDINGS: ClassVar[list[Binding]] = [
+        Binding("t", "snapshot_why", show=False),
+    ]
 
     if TYPE_CHECKING:
 
@@ -66,6 +71,27 @@ class SnapshotActionsMixin(_Base):
         if pane.vm is None or pane.vm["id"] != self.selected_id:
             return False
         return pane.can(SNAPSHOT_ACTIONS[action])
+
+    def snapshot_refusal(self) -> str | None:
+        """Why `t` cannot take a snapshot of the shown VM now, when there is a reason to give."""
+        if self.detail_tab != SNAPSHOT_TAB or isinstance(self.focused, Input):
+            return None
+        pane = self.snapshot_pane
+        vm = pane.vm
+        if vm is None or vm["id"] != self.selected_id or self.snapshot_action_ok("snapshot_take"):
+            return None
+        if pane.error:
+            return f"cannot snapshot {vm['name']}: {pane.error}"
+        if pane.busy:
+            return f"wait: {pane.busy}"
+        if vm.get("status") not in SETTLED:
+            return f"cannot snapshot {vm['name']} while it is {vm.get('status')}"
+        return None
+
+    def action_snapshot_why(self) -> None:
+        reason = self.snapshot_refusal()
+        if reason is not None:
+            self.maqet.notify(reason, severity="warning", timeout=8)
 
     def action_snapshot_take(self) -> None:
         pane = self.snapshot_pane
