@@ -90,8 +90,8 @@ DEFAULTS: dict[str, Any] = {
 def validate_name(name: object) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ConfigError(
-            f"invalid VM name {clip(name)}: use 1-63 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit",
+            f"invalid VM name {clip(name)}: use 1-63 ASCII letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit",
             field="name",
         )
     if looks_like_id(name):
