@@ -199,7 +199,10 @@ class VMConfig:
             raise ConfigError("VM definition must be a mapping of keys to values")
         unknown = set(data) - set(DEFAULTS)
         if unknown:
-            raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''}: {key_list(unknown)}")
+            raise ConfigError(
+                f"unknown key{'s' if len(unknown) > 1 else ''}: {key_list(unknown)} "
+                f"(valid keys: {', '.join(sorted(DEFAULTS))})"
+            )
         d = {**DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
         binary = _text("binary", d["binary"], allow_dash=False)
         if "/" in binary:

@@ -112,6 +112,11 @@ INLINE_BOMB = "[" + ", ".join(ln[4:] for ln in ALIAS_BOMB.splitlines()[1:]) + "]
         (("set", "a", "memory=" + "9" * 5000), "error: memory: not valid YAML (a number or a"),
         (("set", "a", "cpus=" + INLINE_BOMB), "error: cpus: expands to more than 10000 values"),
         (("set", "a", "x\ny=1"), "error: unknown key: 'x\\ny'"),
+        (
+            ("set", "a", "foo=1"),
+            "error: unknown key: foo (valid keys: accel, append, binary, cpus, disks, initrd, "
+            "kernel, machine, memory, qemu_args, shares)",
+        ),
     ],
 )
 def test_errors_are_one_line_exit_1_and_change_nothing(
