@@ -82,11 +82,16 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from maqet_tui.core.accel import accel_in_use
+
     vm = manager(args).get(args.name)
+    # config.accel says what was asked for (`auto`); this is what the running QEMU got.
+    vm["accel_in_use"] = accel_in_use(vm)
     if args.json:
         print(json.dumps(vm, indent=2))
         return 0
-    for k in ("name", "id", "status", "last_error", "qemu_pid", "runner_pid", "socket_path"):
+    keys = ("name", "id", "status", "last_error", "qemu_pid", "runner_pid", "socket_path")
+    for k in (*keys, "accel_in_use"):
         print(f"{k + ':':13} {vm[k] if vm[k] is not None else '-'}")
     print(f"{'uptime:':13} {fmt_uptime(vm)}")
     print("config:")
