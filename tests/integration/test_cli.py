@@ -192,3 +192,11 @@ def test_cli_never_imports_textual(env: Env, manager: Manager) -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_start_and_stop_say_when_there_was_nothing_to_do(env: Env, manager: Manager) -> None:
+    manager.add("a", {"memory": 64, "accel": "tcg"})
+    assert run_cli(env, "stop", "a").stdout == "a is already stopped\n"
+    assert run_cli(env, "start", "a").stdout.startswith("a is running (qemu pid ")
+    assert run_cli(env, "start", "a").stdout.startswith("a is already running (qemu pid ")
+    assert run_cli(env, "stop", "a", "--force").stdout == "a is stopped\n"
