@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from maqet_tui.common.paths import Paths
     from maqet_tui.core.manager import Manager
 
+NAME = "the VM's name or id"
+NEW_NAME = "1-63 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
+
 
 def manager(args: argparse.Namespace) -> Manager:
     from maqet_tui.core.manager import Manager

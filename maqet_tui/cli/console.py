@@ -24,7 +24,7 @@ ESCAPE = b"\x1d"  # Ctrl-]
 
 
 class _Session:
-    def __init__(self, path: str, out: BinaryIO) -> None:
+    def __init__(self, path: str, out: BinaryIO, hint: str) -> None:
         try:
             self.sock = unixsock.connected(path, 5.0)
             self.sock.settimeout(None)
@@ -33,6 +33,7 @@ class _Session:
                 f"cannot reach the runner at {path}: {exc.strerror or exc}", proto.IPC_ERROR
             ) from None
         self.out = out
+        self.hint = hint
         self.buf = b""
         self.ids = 0
         self.ended: str | None = None
@@ -60,7 +61,11 @@ class _Session:
 
     def _handle(self, msg: dict[str, Any]) -> None:
         if msg.get("event") == "console":
-            self.out.write(msg["data"]["text"].encode())
+            text: str = msg["data"]["text"]
+            if msg["data"].get("replay"):
+                self._replay(text)
+                return
+            self.out.write(text.encode())
             self.out.flush()
         elif msg.get("event") == "status":
             status = msg["data"]["status"]
@@ -69,11 +74,24 @@ class _Session:
         elif "error" in msg:
             self.ended = proto.error_text(msg["error"])[1]
 
+    def _replay(self, text: str) -> None:
+        """The recent output, then the hint again: up to 8 KiB of replay scrolls the first hint
+        away. The hint goes before the replay's unfinished last line (a prompt, usually), so that
+        line stays the one the cursor is on."""
+        done, newline, partial = text.rpartition("\n")
+        self.out.write((done + newline).encode())
+        self.out.flush()
+        sys.stderr.write(self.hint)
+        sys.stderr.flush()
+        self.out.write(partial.encode())
+        self.out.flush()
+
 
 def attach(path: str, name: str, stdin_fd: int | None = None, out: BinaryIO | None = None) -> int:
     stdin_fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
     out = out or sys.stdout.buffer
-    session = _Session(path, out)
+    hint = f"[{name}'s serial console; Ctrl-] leaves]\r\n"
+    session = _Session(path, out, hint)
     session.send("subscribe", {"topics": ["console", "status"], "replay": True})
     is_tty = os.isatty(stdin_fd)
     saved = termios.tcgetattr(stdin_fd) if is_tty else None

@@ -16,110 +16,9 @@ from pathlib import Path
 
 from maqet_tui.cli.common import manager, paths
 from maqet_tui.cli.more import COMMANDS as MORE
-from maqet_tui.cli.more import add_parsers
+from maqet_tui.cli.parser import build_parser
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.common.vmstate import QEMU_UP, fmt_uptime
-from maqet_tui.protocol import wire as proto
-
-
-def _seconds(text: str) -> float:
-    """--timeout values: a number of seconds within what the runner accepts."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= proto.STOP_TIMEOUT_MAX:  # NaN fails this too
-        raise argparse.ArgumentTypeError(
-            f"{text} is out of range (0..{proto.STOP_TIMEOUT_MAX:g} s)"
-        )
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--home",
-        default=argparse.SUPPRESS,
-        help="data directory (default: $MAQET_TUI_HOME or the XDG data dir)",
-    )
-    p = argparse.ArgumentParser(
-        prog="maqet-tui",
-        parents=[common],
-        description="QEMU VMs on lab hosts: one runner per VM, no daemon.",
-    )
-    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
-
-    def cmd(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[common], help=help, description=help)
-
-    a = cmd("add", "define a new VM")
-    a.add_argument("name")
-    a.add_argument("--memory", help="MiB, or with a unit: 512M, 1G (default 256)")
-    a.add_argument("--cpus", type=int)
-    a.add_argument("--accel", choices=("auto", "kvm", "tcg"))
-    a.add_argument("--machine")
-    a.add_argument("--binary")
-    a.add_argument("--kernel")
-    a.add_argument("--initrd")
-    a.add_argument("--append")
-    a.add_argument("--disk", action="append", dest="disks", default=None)
-    a.add_argument(
-        "--new-disk",
-        action="append",
-        metavar="SIZE",
-        default=None,
-        help="create a qcow2 disk of SIZE (e.g. 8G) in the VM's data directory",
-    )
-    a.add_argument(
-        "--from",
-        action="append",
-        dest="from_files",
-        metavar="FILE.yaml",
-        default=None,
-        help="a definition in the peer tool's YAML (repeat to merge)",
-    )
-    a.add_argument(
-        "--qemu-arg",
-        action="append",
-        dest="qemu_args",
-        default=None,
-        help="extra QEMU argument, e.g. --qemu-arg -device --qemu-arg virtio-rng-pci",
-    )
-    for name, help in (("ls", "list VMs"), ("show", "show one VM")):
-        c = cmd(name, help)
-        if name == "show":
-            c.add_argument("name")
-        c.add_argument("--json", action="store_true")
-    s = cmd("start", "start a VM; returns once QMP answers")
-    s.add_argument("name")
-    s.add_argument("--timeout", type=_seconds, default=30.0)
-    s = cmd("stop", "stop a VM: ACPI power-down, then quit, then kill")
-    s.add_argument("name")
-    s.add_argument("--force", action="store_true", help="skip the graceful power-down")
-    s.add_argument("--timeout", type=_seconds, default=proto.STOP_TIMEOUT_DEFAULT)
-    for name in ("pause", "resume"):
-        cmd(name, f"{name} a running VM").add_argument("name")
-    q = cmd("qmp", "run a QMP command and print its return value as JSON")
-    q.add_argument("name")
-    q.add_argument("command")
-    q.add_argument("arguments", nargs="?", help="arguments as a JSON object")
-    lg = cmd("logs", "print a VM's runner log or serial log")
-    lg.add_argument("name")
-    which = lg.add_mutually_exclusive_group()
-    which.add_argument("--serial", action="store_true", help="the guest's serial output")
-    which.add_argument("--runner", action="store_true", help="the runner's log (default)")
-    lg.add_argument("-f", "--follow", action="store_true")
-    c = cmd("console", "attach this terminal to the guest's serial console (Ctrl-] leaves)")
-    c.add_argument("name")
-    cmd("demo", "define the ready-made demo VM (a real Linux guest; built once, cached)")
-    r = cmd("rm", "remove a VM definition")
-    r.add_argument("name")
-    r.add_argument("--force", action="store_true", help="stop it first if it runs")
-    r.add_argument(
-        "--delete-disks", action="store_true", help="also delete the disks maqet-tui created for it"
-    )
-    add_parsers(cmd)
-    return p
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -183,11 +82,16 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from maqet_tui.core.accel import accel_in_use
+
     vm = manager(args).get(args.name)
+    # config.accel says what was asked for (`auto`); this is what the running QEMU got.
+    vm["accel_in_use"] = accel_in_use(vm)
     if args.json:
         print(json.dumps(vm, indent=2))
         return 0
-    for k in ("name", "id", "status", "last_error", "qemu_pid", "runner_pid", "socket_path"):
+    keys = ("name", "id", "status", "last_error", "qemu_pid", "runner_pid", "socket_path")
+    for k in (*keys, "accel_in_use"):
         print(f"{k + ':':13} {vm[k] if vm[k] is not None else '-'}")
     print(f"{'uptime:':13} {fmt_uptime(vm)}")
     print("config:")
@@ -333,9 +237,9 @@ def _glue_qemu_args(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(_glue_qemu_args(list(sys.argv[1:] if argv is None else argv)))
+    args = build_parser().parse_args(_glue_qemu_args(list(sys.argv[1:] if argv is None else argv)))
     if not args.cmd:
-        _parser().print_usage(sys.stderr)
+        build_parser().print_usage(sys.stderr)
         return 2
     try:
         return {**COMMANDS, **MORE}[args.cmd](args)

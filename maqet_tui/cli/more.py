@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from maqet_tui.cli.common import manager
+from maqet_tui.cli.common import NAME, manager
 from maqet_tui.common.errors import ConfigError, clip
 
 Cmd = Callable[[str, str], argparse.ArgumentParser]
@@ -18,10 +18,10 @@ Cmd = Callable[[str, str], argparse.ArgumentParser]
 
 def add_parsers(cmd: Cmd) -> None:
     e = cmd("export", "print a VM's definition in the peer tool's YAML format")
-    e.add_argument("name")
+    e.add_argument("name", help=NAME)
     e.add_argument("-o", "--output", help="write to this file instead of stdout")
     s = cmd("set", "change a stopped VM's definition, e.g. set web-1 memory=512 cpus=2")
-    s.add_argument("name")
+    s.add_argument("name", help=NAME)
     s.add_argument(
         "assignments",
         nargs="+",
@@ -29,13 +29,15 @@ def add_parsers(cmd: Cmd) -> None:
         help="VALUE is YAML: memory=512, disks=['/srv/a.qcow2'], append='console=ttyS0'",
     )
     sn = cmd("snapshot", "internal qcow2 snapshots (online through QMP, offline with qemu-img)")
-    sn.add_argument("name")
-    sn.add_argument("action", choices=("list", "create", "revert", "delete"))
-    sn.add_argument("tag", nargs="?")
-    sn.add_argument("--json", action="store_true")
+    sn.add_argument("name", help=NAME)
+    sn.add_argument(
+        "action", choices=("list", "create", "revert", "delete"), help="what to do with snapshots"
+    )
+    sn.add_argument("tag", nargs="?", help="the snapshot's tag (needed but for list)")
+    sn.add_argument("--json", action="store_true", help="print the VM's snapshots as JSON")
     sd = cmd("screendump", "save a PNG of the VM's display (needs a display device)")
-    sd.add_argument("name")
-    sd.add_argument("file")
+    sd.add_argument("name", help=NAME)
+    sd.add_argument("file", help="where to write the PNG")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

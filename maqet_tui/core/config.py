@@ -91,8 +91,8 @@ DEFAULTS: dict[str, Any] = {
 def validate_name(name: object) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ConfigError(
-            f"invalid VM name {clip(name)}: use 1-63 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit",
+            f"invalid VM name {clip(name)}: use 1-63 ASCII letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit",
             field="name",
         )
     if looks_like_id(name):
@@ -200,7 +200,10 @@ class VMConfig:
             raise ConfigError("VM definition must be a mapping of keys to values")
         unknown = set(data) - set(DEFAULTS)
         if unknown:
-            raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''}: {key_list(unknown)}")
+            raise ConfigError(
+                f"unknown key{'s' if len(unknown) > 1 else ''}: {key_list(unknown)} "
+                f"(valid keys: {', '.join(sorted(DEFAULTS))})"
+            )
         d = {**DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
         binary = _text("binary", d["binary"], allow_dash=False)
         if "/" in binary:

@@ -38,6 +38,7 @@ from maqet_tui.common.paths import Paths
 from maqet_tui.common.procs import is_alive, signal_if_same, start_time, wait_gone
 from maqet_tui.common.vmstate import LIVE, QEMU_UP, TRANSITIONAL
 from maqet_tui.core import ipc_client
+from maqet_tui.core.accel import kvm_hint
 from maqet_tui.core.config import VMConfig, build_argv
 from maqet_tui.core.liveness import find_runner, is_runner_of
 from maqet_tui.core.reconcile import Reconciler, bury
@@ -148,9 +149,11 @@ def _run(
         abandon(con, vm_id, token)
         raise
     except StartError as exc:
+        accel = argv[argv.index("-accel") + 1]  # what build_argv resolved `auto` to
+        detail = kvm_hint(accel, exc.detail or str(exc))
         with rows.tx(con):  # the runner records this too; whichever comes first
-            rows.end_start(con, vm_id, token, "crashed", exc.detail or str(exc))
-        raise
+            rows.end_start(con, vm_id, token, "crashed", detail)
+        raise StartError(kvm_hint(accel, str(exc)), detail) from None
     with rows.tx(con):
         claimed = rows.claim(con, vm_id, token, report)
     after = rows.get(con, vm_id)

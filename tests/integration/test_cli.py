@@ -112,6 +112,11 @@ INLINE_BOMB = "[" + ", ".join(ln[4:] for ln in ALIAS_BOMB.splitlines()[1:]) + "]
         (("set", "a", "memory=" + "9" * 5000), "error: memory: not valid YAML (a number or a"),
         (("set", "a", "cpus=" + INLINE_BOMB), "error: cpus: expands to more than 10000 values"),
         (("set", "a", "x\ny=1"), "error: unknown key: 'x\\ny'"),
+        (
+            ("set", "a", "foo=1"),
+            "error: unknown key: foo (valid keys: accel, append, binary, cpus, disks, initrd, "
+            "kernel, machine, memory, qemu_args, shares)",
+        ),
     ],
 )
 def test_errors_are_one_line_exit_1_and_change_nothing(
@@ -187,3 +192,11 @@ def test_cli_never_imports_textual(env: Env, manager: Manager) -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_start_and_stop_say_when_there_was_nothing_to_do(env: Env, manager: Manager) -> None:
+    manager.add("a", {"memory": 64, "accel": "tcg"})
+    assert run_cli(env, "stop", "a").stdout == "a is already stopped\n"
+    assert run_cli(env, "start", "a").stdout.startswith("a is running (qemu pid ")
+    assert run_cli(env, "start", "a").stdout.startswith("a is already running (qemu pid ")
+    assert run_cli(env, "stop", "a", "--force").stdout == "a is stopped\n"

@@ -74,6 +74,13 @@ def test_bad_names(name: Any) -> None:
         validate_name(name)
 
 
+@pytest.mark.parametrize("name", ["Ä", "web-Ä", "ü"])
+def test_a_non_ascii_letter_is_refused_saying_ascii(name: str) -> None:
+    # Ä is a letter; "use letters" alone would read as a contradiction.
+    with pytest.raises(ConfigError, match="use 1-63 ASCII letters, digits"):
+        validate_name(name)
+
+
 @pytest.mark.parametrize("name", ["web-1\n", "a\n"])
 def test_a_trailing_newline_is_not_part_of_a_valid_name(name: str) -> None:
     with pytest.raises(ConfigError, match="invalid VM name"):

@@ -51,7 +51,7 @@ def test_console_ends_on_a_line_over_the_limit(tmp_path: Path) -> None:
     srv = socket.socket(socket.AF_UNIX)
     srv.bind(str(path))
     srv.listen()
-    session = _Session(str(path), io.BytesIO())
+    session = _Session(str(path), io.BytesIO(), "")
     peer, _ = srv.accept()
     sender = _flood(peer, proto.MAX_LINE + 100_000)
     while session.ended is None:
@@ -85,7 +85,7 @@ def test_console_reports_a_qmp_error_with_its_class(tmp_path: Path) -> None:
     srv = socket.socket(socket.AF_UNIX)
     srv.bind(str(path))
     srv.listen()
-    session = _Session(str(path), io.BytesIO())
+    session = _Session(str(path), io.BytesIO(), "")
     peer, _ = srv.accept()
     peer.sendall(proto.encode(proto.error(1, proto.QMP_ERROR, "bad", **{"class": "GenericError"})))
     session.pump()

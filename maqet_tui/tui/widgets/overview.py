@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from maqet_tui.common.vmstate import QEMU_UP
+from maqet_tui.core.accel import accel_in_use
 from maqet_tui.tui.vmview import (
     STATUS_STYLE,
     command_line,
@@ -52,6 +53,13 @@ def _entry(value: object) -> str:
     return f"{head} ({rest})" if head and rest else head or rest
 
 
+def _accel(vm: VM) -> str:
+    """The definition's accel, and what QEMU runs with when that says more (`auto`)."""
+    asked = str((vm.get("config") or {}).get("accel"))
+    running = accel_in_use(vm)
+    return f"{asked} (running {running})" if running and running != asked else asked
+
+
 def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
     cfg = vm.get("config") or {}
     grid = Table.grid(padding=(0, 1))
@@ -70,7 +78,7 @@ def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
     grid.add_row(
         "hardware",
         f"{fmt_mib(int(cfg.get('memory', 0)))} · {cfg.get('cpus')} vCPU · "
-        f"accel {cfg.get('accel')} · machine {cfg.get('machine')}",
+        f"accel {_accel(vm)} · machine {cfg.get('machine')}",
     )
     for key in ("kernel", "initrd", "append", "disks", "shares", "qemu_args"):
         if cfg.get(key):
