@@ -72,6 +72,10 @@ RESERVED_OPTIONS = frozenset(
 # A legacy chardev spec starting with `mon:` (-parallel, -virtioconsole, -debugcon and the like)
 # multiplexes a human monitor onto that chardev, so such a value is refused wherever it appears.
 MONITOR_PREFIX = "mon:"
+# QEMU always gets `-display none`: the runner is detached, so a window (gtk, sdl) would fail to
+# start or open on whatever $DISPLAY the runner inherited. A later -display would override ours.
+DISPLAY_OPTIONS = frozenset({"-display", "-sdl", "-curses"})
+DISPLAY_HINT = "VMs run headless; add e.g. {vnc: 'unix:/path/vnc.sock'} for a remote display"
 DEFAULTS: dict[str, Any] = {
     "binary": "qemu-system-x86_64",
     "machine": "q35",
@@ -158,6 +162,10 @@ def _check_qemu_args(args: list[str]) -> None:
             raise ConfigError(
                 f"qemu_args: {opt!r}{given} is managed by maqet-tui and cannot be passed",
                 field="qemu_args",
+            )
+        if opt in DISPLAY_OPTIONS:
+            raise ConfigError(
+                f"qemu_args: {clip(a)} is not supported ({DISPLAY_HINT})", field="qemu_args"
             )
         value = a.split("=", 1)[1] if opt and "=" in a else a
         if value.startswith(MONITOR_PREFIX):

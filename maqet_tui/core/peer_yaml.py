@@ -18,6 +18,7 @@ import yaml
 from maqet_tui.common.errors import ConfigError, clip, key_list
 from maqet_tui.common.sizes import disk_bytes, memory_mib
 from maqet_tui.core import yaml_bounded
+from maqet_tui.core.config import DISPLAY_HINT
 
 TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
 MAX_FILE = yaml_bounded.MAX_FILE
@@ -144,6 +145,13 @@ def _scalar(key: str, value: Any) -> str:
     return str(value)
 
 
+def _display(value: Any, where: str) -> None:
+    """`display: none` is what every VM gets; any other display is refused, in either spelling."""
+    if value not in (None, "none"):
+        field = "display" if where == "display:" else "arguments"
+        raise ConfigError(f"{where} {clip(value)} is not supported ({DISPLAY_HINT})", field=field)
+
+
 def _argument(item: Any, cfg: dict[str, Any]) -> None:
     """One `arguments` item into our definition (managed fields) or into qemu_args."""
     if isinstance(item, str):
@@ -155,6 +163,9 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
             f"arguments: {clip(item)} must be a string or a one-key mapping", field="arguments"
         )
     key = str(key).lstrip("-")
+    if key == "display":
+        _display(value, "arguments: display")
+        return
     if isinstance(value, dict):
         value = ",".join(f"{k}={_scalar(key, v)}" for k, v in value.items())
     if key in ("kernel", "initrd", "append"):
@@ -197,13 +208,7 @@ def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Ne
         cfg["memory"] = memory_mib(data["memory"])
     if "cpu" in data:
         cfg["cpus"] = data["cpu"]
-    display = data.get("display")
-    if display not in (None, "none"):
-        raise ConfigError(
-            f"display: {clip(display)} is not supported (VMs run headless; "
-            "add e.g. {vnc: ':1'} to arguments for a remote display)",
-            field="display",
-        )
+    _display(data.get("display"), "display:")
     if data.get("vga") is not None:
         cfg["qemu_args"] = ["-vga", _scalar("vga", data["vga"])]
     args = data.get("arguments") or []
