@@ -145,6 +145,42 @@ def _scalar(key: str, value: Any) -> str:
     return str(value)
 
 
+SMP_KEYS = (
+    "cpus",
+    "maxcpus",
+    "drawers",
+    "books",
+    "sockets",
+    "dies",
+    "clusters",
+    "cores",
+    "threads",
+)
+
+
+def _smp_count(text: str) -> int:
+    """The CPU count of an `-smp` value (`8,cores=4,threads=2`): the count given, else the product
+    of the topology, as QEMU computes it."""
+    opts: dict[str, int] = {}
+    for i, part in enumerate(text.split(",")):
+        k, eq, v = part.partition("=")
+        if not eq and i == 0:
+            k, v = "cpus", k
+        if k not in SMP_KEYS or not re.fullmatch(r"\d{1,9}", v, re.ASCII) or k in opts:
+            raise ConfigError(
+                f"arguments: smp {clip(text)}: {clip(part)} is not a CPU count or one of "
+                f"{'=N, '.join(SMP_KEYS)}=N",
+                field="arguments",
+            )
+        opts[k] = int(v)
+    if "cpus" in opts:
+        return opts["cpus"]
+    count = 1
+    for k in ("drawers", "books", "sockets", "dies", "clusters", "cores", "threads"):
+        count *= opts.get(k, 1)
+    return count
+
+
 def _display(value: Any, where: str) -> None:
     """`display: none` is what every VM gets; any other display is refused, in either spelling."""
     if value not in (None, "none"):
@@ -173,12 +209,10 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
     elif key == "m":
         cfg["memory"] = memory_mib(value)
     elif key == "smp":
-        if not re.fullmatch(r"\d{1,9}", str(value), re.ASCII):
-            raise ConfigError(
-                f"arguments: smp {clip(value)} is not supported (only a CPU count)",
-                field="arguments",
-            )
-        cfg["cpus"] = int(str(value))
+        text = _scalar(key, value)
+        cfg["cpus"] = _smp_count(text)
+        if not re.fullmatch(r"\d{1,9}", text, re.ASCII):
+            cfg.setdefault("qemu_args", []).extend(["-smp", text])  # after ours: QEMU merges them
     elif key == "enable-kvm":
         cfg["accel"] = "kvm"
     elif key == "accel":

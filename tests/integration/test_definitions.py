@@ -145,7 +145,7 @@ def test_round_trip_is_lossless(manager: Manager, tmp_path: Path, env: Env) -> N
         ("arguments: [{qmp: 'tcp::4444'}]\n", "qemu_args: '-qmp' is managed"),
         ("arguments: [{readconfig: /etc/q.cfg}]\n", "qemu_args: '-readconfig' is managed"),
         ("arguments: [{machine: 'q35,usb=on'}]\n", "machine option 'usb=on'"),
-        ("arguments: [{smp: 'cores=2'}]\n", "smp 'cores=2' is not supported"),
+        ("arguments: [{smp: 'cores=2,bogus=1'}]\n", "smp 'cores=2,bogus=1': 'bogus=1'"),
         ("memory: lots\n", "memory: 'lots'"),
         ("name: [x]\n", "name: expected a string"),
         ("a: [1\n", "not valid YAML"),

@@ -61,4 +61,23 @@ def test_display_none_in_arguments_starts_headless(manager: Manager, tmp_path: P
     manager.start("m")
     argv = cmdline(manager.get("m")["qemu_pid"])
     assert argv.count("-display") == 1 and argv[argv.index("-display") + 1] == "none"
-    manager.stop("m")
+    manager.stop("m", force=True)
+
+
+@pytest.mark.parametrize(
+    ("smp", "cpus"),
+    [("8,cores=4,threads=2,sockets=1", 8), ("cores=2,threads=2", 4), ("cpus=2,maxcpus=4", 2)],
+)
+def test_smp_topology_reaches_qemu(manager: Manager, tmp_path: Path, smp: str, cpus: int) -> None:
+    f = write(
+        tmp_path / "vm.yaml",
+        HEAD + f'arguments:\n  - machine: q35\n  - accel: tcg\n  - smp: "{smp}"\n',
+    )
+    vm = add_from_files(manager, [f])
+    assert vm["config"]["cpus"] == cpus
+    manager.start("m")
+    argv = cmdline(manager.get("m")["qemu_pid"])
+    assert smp in argv
+    vcpus = manager.qmp("m", "query-cpus-fast")
+    assert len(vcpus) == cpus
+    manager.stop("m", force=True)
