@@ -18,6 +18,7 @@ from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
 from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core.disk_spec import (
+    SCSI_CONTROLLER,
     disk_args,
     normalize_disk,
     normalize_share,
@@ -175,6 +176,24 @@ def _check_qemu_args(args: list[str]) -> None:
             )
 
 
+def _name_storage(disks: list[dict[str, Any]], shares: list[dict[str, Any]]) -> None:
+    """Every disk and share has a unique name (the handle in exports and messages): an entry
+    given none is called diskN / shareN after its place (or the first such name still free)."""
+    names = [x["name"] for x in disks + shares if "name" in x]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"disks, shares: the name {dup!r} is used twice", field="disks")
+    taken = set(names)
+    for prefix, entries in (("disk", disks), ("share", shares)):
+        for i, entry in enumerate(entries):
+            if "name" not in entry:
+                n = i
+                while f"{prefix}{n}" in taken:
+                    n += 1
+                entry["name"] = f"{prefix}{n}"
+                taken.add(entry["name"])
+
+
 @dataclass(frozen=True)
 class VMConfig:
     """A validated VM definition; `to_dict()` is what the store keeps."""
@@ -241,6 +260,7 @@ class VMConfig:
         share_entries = [
             normalize_share(f"shares[{i}]", x, base, check_files) for i, x in enumerate(shares)
         ]
+        _name_storage(disk_entries, share_entries)
         tags = [sh["mount_tag"] for sh in share_entries]
         if len(set(tags)) != len(tags):
             raise ConfigError("shares: mount_tag values must be unique", field="shares")
@@ -331,8 +351,10 @@ def build_argv(
         argv += ["-initrd", cfg.initrd]
     if cfg.append:
         argv += ["-append", cfg.append]
-    for disk in cfg.disks:
-        argv += disk_args(disk)
+    if any(disk["interface"] == "scsi" for disk in cfg.disks):
+        argv += SCSI_CONTROLLER
+    for i, disk in enumerate(cfg.disks):
+        argv += disk_args(disk, i)
     for i, share in enumerate(cfg.shares):
         argv += share_args(share, i)
     argv += cfg.qemu_args

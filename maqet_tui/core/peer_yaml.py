@@ -9,39 +9,21 @@ merging. Whatever we cannot honour is refused by name, never dropped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from maqet_tui.common.errors import ConfigError, clip, key_list
-from maqet_tui.common.sizes import disk_bytes, memory_mib
+from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core import yaml_bounded
 from maqet_tui.core.config import DISPLAY_HINT
+from maqet_tui.core.peer_storage import NewDisk as NewDisk
+from maqet_tui.core.peer_storage import storage
 
 TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
 MAX_FILE = yaml_bounded.MAX_FILE
 PATH_ARGS = ("kernel", "initrd")
-STORAGE_TYPES = ("qcow2", "raw", "virtfs")
-STORAGE_KEYS = {
-    "qcow2": {"name", "type", "size", "file", "backing_file", "interface", "media"},
-    "raw": {"name", "type", "file", "interface", "media"},
-    "virtfs": {"name", "type", "path", "mount_tag", "security_model", "readonly"},
-}
-
-
-@dataclass(frozen=True)
-class NewDisk:
-    """A qcow2 disk the definition asks for that does not exist yet (created after `add`)."""
-
-    name: str
-    size: str
-    file: str | None  # None: inside the VM's data directory
-    backing_file: str | None
-    interface: str
-    media: str
-    slot: int | None = None  # position among the VM's disks (None: after the others)
 
 
 def _load_one(path: Path) -> dict[str, Any]:
@@ -168,8 +150,7 @@ def _smp_count(text: str) -> int:
             k, v = "cpus", k
         if k not in SMP_KEYS or not re.fullmatch(r"\d{1,9}", v, re.ASCII) or k in opts:
             raise ConfigError(
-                f"arguments: smp {clip(text)}: {clip(part)} is not a CPU count or one of "
-                f"{'=N, '.join(SMP_KEYS)}=N",
+                f"arguments: smp: {clip(part)} is not a count or KEY=N (KEY: {' '.join(SMP_KEYS)})",
                 field="arguments",
             )
         opts[k] = int(v)
@@ -250,74 +231,11 @@ def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Ne
         raise ConfigError("arguments: expected a list", field="arguments")
     for item in args:
         _argument(item, cfg)
-    new_disks = _storage(data.get("storage") or [], cfg)
+    new_disks = storage(data.get("storage") or [], cfg)
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError("name: expected a string", field="name")
     return name, cfg, new_disks
-
-
-def _storage(storage: Any, cfg: dict[str, Any]) -> list[NewDisk]:
-    if not isinstance(storage, list):
-        raise ConfigError("storage: expected a list", field="storage")
-    new: list[NewDisk] = []
-    for i, entry in enumerate(storage):
-        where = f"storage[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise ConfigError(f"{where}: every entry needs a name", field="storage")
-        kind = entry.get("type")
-        if kind not in STORAGE_TYPES:
-            raise ConfigError(
-                f"{where}.type: {clip(kind)} is not one of {', '.join(STORAGE_TYPES)}",
-                field="storage",
-            )
-        unknown = set(entry) - STORAGE_KEYS[kind]
-        if unknown:
-            raise ConfigError(
-                f"{where}: unsupported key{'s' if len(unknown) > 1 else ''} for "
-                f"{kind}: {key_list(unknown)}",
-                field="storage",
-            )
-        for k in ("file", "path", "backing_file"):
-            if k in entry and not isinstance(entry[k], str):
-                raise ConfigError(f"{where}.{k}: expected a path", field="storage")
-        if kind == "virtfs":
-            cfg.setdefault("shares", []).append(
-                {
-                    k: entry[k]
-                    for k in ("path", "mount_tag", "security_model", "readonly")
-                    if k in entry
-                }
-            )
-            continue
-        disk = {
-            "file": entry.get("file"),
-            "format": kind,
-            "interface": entry.get("interface", "virtio"),
-            "media": entry.get("media", "disk"),
-        }
-        if kind == "qcow2" and (not entry.get("file") or not Path(entry["file"]).exists()):
-            if "size" not in entry:
-                raise ConfigError(f"{where}: a new qcow2 disk needs a size", field="storage")
-            disk_bytes(entry["size"], f"{where}.size")
-            new.append(
-                NewDisk(
-                    entry["name"],
-                    str(entry["size"]),
-                    entry.get("file"),
-                    entry.get("backing_file"),
-                    disk["interface"],
-                    disk["media"],
-                    slot=len(cfg.get("disks", [])) + len(new),
-                )
-            )
-            continue
-        if kind == "qcow2" and entry.get("backing_file"):
-            raise ConfigError(
-                f"{where}.backing_file: only for a disk that is created", field="storage"
-            )
-        cfg.setdefault("disks", []).append(disk)
-    return new
 
 
 def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -342,9 +260,9 @@ def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         else:
             args.append(flag)
     out["arguments"] = args
-    storage: list[dict[str, Any]] = [
+    entries: list[dict[str, Any]] = [
         {
-            "name": f"disk{i}",
+            "name": d.get("name") or f"disk{i}",
             "type": d["format"],
             "file": d["file"],
             "interface": d["interface"],
@@ -352,11 +270,13 @@ def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         }
         for i, d in enumerate(cfg.get("disks") or [])
     ]
-    storage += [
-        {"name": f"share{i}", "type": "virtfs", **s} for i, s in enumerate(cfg.get("shares") or [])
+    entries += [
+        {"name": s.get("name") or f"share{i}", "type": "virtfs"}
+        | {k: v for k, v in s.items() if k != "name"}
+        for i, s in enumerate(cfg.get("shares") or [])
     ]
-    if storage:
-        out["storage"] = storage
+    if entries:
+        out["storage"] = entries
     return out
 
 

@@ -3,16 +3,29 @@ refused at `add` with a one-line reason naming the entry as the user's file spel
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from maqet_tui.common.errors import ConfigError
 from maqet_tui.common.procs import cmdline
-from maqet_tui.core.definitions import add_from_files
+from maqet_tui.core.definitions import add_from_files, export
+from maqet_tui.core.disks import image_info
 from maqet_tui.core.manager import Manager
+from tests.helpers import Env, run_cli
 
 HEAD = "name: m\nbinary: qemu-system-x86_64\nmemory: 64M\n"
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="mq", dir="/tmp"))
+    yield d
+    shutil.rmtree(d)
 
 
 def write(path: Path, text: str) -> Path:
@@ -81,3 +94,142 @@ def test_smp_topology_reaches_qemu(manager: Manager, tmp_path: Path, smp: str, c
     vcpus = manager.qmp("m", "query-cpus-fast")
     assert len(vcpus) == cpus
     manager.stop("m", force=True)
+
+
+def test_documented_storage_imports_and_starts(manager: Manager, env: Env, tmp_path: Path) -> None:
+    """Each storage type as MAQET's storage guide writes it, merged from two files, started."""
+    (tmp_path / "disks").mkdir()
+    iso = tmp_path / "disks" / "install.iso"
+    iso.write_bytes(b"\0" * 2048 * 16)
+    existing = tmp_path / "disks" / "existing.img"
+    existing.write_bytes(b"\0" * 1024 * 1024)
+    (tmp_path / "shared").mkdir()
+    base = write(
+        tmp_path / "base.yaml",
+        HEAD
+        + """arguments:
+  - machine: q35
+  - accel: tcg
+  - smp: 2
+storage:
+  - name: hdd
+    type: qcow2
+    size: 16M
+    interface: scsi
+  - name: cdrom
+    type: raw
+    file: disks/install.iso
+    interface: ide
+    media: cdrom
+""",
+    )
+    more = write(
+        tmp_path / "more.yaml",
+        """arguments:
+  - smp: 1
+storage:
+  - {name: scratch, type: raw, file: disks/scratch.img, size: 8M}
+  - {name: data, type: raw, file: disks/existing.img, size: 1M}
+  - {name: overlay, type: qcow2, file: disks/overlay.qcow2, size: 16M, interface: sata}
+  - {name: shared_folder, type: virtfs, path: ./shared, mount_tag: hostshare}
+""",
+    )
+    said: list[str] = []
+    vm = add_from_files(manager, [base, more], say=said.append)
+    scratch = tmp_path / "disks" / "scratch.img"
+    overlay = tmp_path / "disks" / "overlay.qcow2"
+    hdd = manager.paths.vm_dir(vm["id"]) / "hdd.qcow2"
+    assert said == [
+        f"created disk {hdd} (qcow2, 16M)",
+        f"created disk {scratch} (raw, 8M)",
+        f"created disk {overlay} (qcow2, 16M)",
+    ]
+    assert scratch.stat().st_size == 8 * 1024 * 1024 and image_info(scratch)["format"] == "raw"
+    cfg = vm["config"]
+    names = [d["name"] for d in cfg["disks"]] + [s["name"] for s in cfg["shares"]]
+    assert names == ["hdd", "cdrom", "scratch", "data", "overlay", "shared_folder"]
+    assert cfg["cpus"] == 1
+    manager.start("m")
+    argv = cmdline(manager.get("m")["qemu_pid"])
+    assert argv[argv.index("-device") + 1] == "virtio-scsi-pci,id=maqet-scsi"
+    assert "scsi-hd,drive=maqet-disk0,bus=maqet-scsi.0" in argv
+    assert f"file={iso},format=raw,if=ide,media=cdrom" in argv
+    block = manager.qmp("m", "query-block")
+    assert len(block) == 5
+    manager.stop("m", force=True)
+    exported = yaml.safe_load(export(manager, "m"))
+    assert [e["name"] for e in exported["storage"]] == names
+    shown = run_cli(env, "show", "m")
+    assert "'name': 'shared_folder'" in shown.stdout and "'name': 'cdrom'" in shown.stdout
+
+
+def test_add_says_which_disks_it_created(env: Env, tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "vm.yaml",
+        HEAD + "storage: [{name: scratch, type: raw, file: s.img, size: 1M}]\n",
+    )
+    out = run_cli(env, "add", "m", "--from", str(f))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == f"created disk {tmp_path / 's.img'} (raw, 1M)"
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        (
+            "  - {name: hdd, type: qcow2, size: 16M}\n"
+            "  - {name: cdrom, type: raw, file: nope.iso, media: cdrom}\n",
+            "storage[1] (name: cdrom).file: 'TMP/nope.iso' does not exist (give a size",
+        ),
+        (
+            "  - {name: hdd, type: qcow2, size: 16M}\n"
+            "  - {name: shared, type: virtfs, path: ./nope, mount_tag: t}\n",
+            "storage[1] (name: shared).path: directory 'TMP/nope' does not exist",
+        ),
+        ("  - {name: d, file: d.img}\n", "storage[0] (name: d).type: missing (one of qcow2"),
+        (
+            "  - {name: d, type: qcow2, file: gone.qcow2}\n",
+            "storage[0] (name: d).file: 'TMP/gone.qcow2' does not exist (give a size",
+        ),
+        (
+            "  - {name: d, type: raw, file: one.img, size: 2M}\n",
+            "storage[0] (name: d).size: '2M' is not the size of 'TMP/one.img' (1048576 bytes)",
+        ),
+        (
+            "  - {name: d, type: qcow2, size: 1M}\n  - {name: d, type: qcow2, size: 1M}\n",
+            "storage[1] (name: d): another entry has this name",
+        ),
+        ("  - {name: ../x, type: qcow2, size: 1M}\n", "storage[0].name: '../x' is not a name"),
+        (
+            "  - {name: d, type: raw, file: one.img, interface: floppy}\n",
+            "storage[0] (name: d).interface: 'floppy' is not one of",
+        ),
+        (
+            "  - {name: d, type: qcow2, size: 1M, file: no/such/dir/d.qcow2}\n",
+            "storage[0] (name: d).file: directory 'TMP/no/such/dir' does not exist",
+        ),
+    ],
+)
+def test_storage_errors_name_the_entry_as_written(
+    manager: Manager, short_dir: Path, storage: str, message: str
+) -> None:
+    tmp_path = short_dir  # messages quote at most 60 characters of a path
+    (tmp_path / "one.img").write_bytes(b"\0" * 1024 * 1024)
+    got = refused(manager, tmp_path, "storage:\n" + storage)
+    assert got.startswith(message.replace("TMP", str(tmp_path))), got
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.img", "vm.yaml"]
+
+
+def test_a_missing_disk_directory_is_made_only_inside_the_home(
+    manager: Manager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    f = write(
+        tmp_path / "vm.yaml",
+        HEAD + "storage: [{name: d, type: qcow2, size: 1M, file: ~/vms/m/d.qcow2}]\n",
+    )
+    said: list[str] = []
+    add_from_files(manager, [f], say=said.append)
+    disk = tmp_path / "home" / "vms" / "m" / "d.qcow2"
+    assert said == [f"created disk {disk} (qcow2, 1M)"] and disk.is_file()
