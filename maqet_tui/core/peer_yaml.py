@@ -184,7 +184,10 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
         _display(value, "arguments: display")
         return
     if isinstance(value, dict):
-        value = ",".join(f"{k}={_scalar(key, v)}" for k, v in value.items())
+        # `{netdev: {user: null, id: n0}}` is `-netdev user,id=n0`: a null value is a bare word
+        value = ",".join(
+            str(k) if v is None else f"{k}={_scalar(key, v)}" for k, v in value.items()
+        )
     if key in ("kernel", "initrd", "append"):
         cfg[key] = _scalar(key, value)
     elif key == "m":

@@ -233,3 +233,43 @@ def test_a_missing_disk_directory_is_made_only_inside_the_home(
     add_from_files(manager, [f], say=said.append)
     disk = tmp_path / "home" / "vms" / "m" / "d.qcow2"
     assert said == [f"created disk {disk} (qcow2, 1M)"] and disk.is_file()
+
+
+DOCUMENTED_SHAPES = {
+    # the quick start, headless (its `display: gtk` is refused, see above)
+    "quick-start": """arguments:
+  - machine: q35
+  - accel: tcg
+  - display: none
+storage:
+  - {name: hdd, type: qcow2, size: 16M, interface: virtio}
+""",
+    # user networking, flat strings and a nested mapping
+    "network": """arguments:
+  - netdev: "user,id=net0"
+  - device: "virtio-net-pci,netdev=net0"
+  - netdev: {user: null, id: net1}
+  - device: {driver: virtio-net-pci, netdev: net1}
+""",
+    # the high-performance template: topology, CPU model, flags as strings
+    "high-performance": """arguments:
+  - smp: "4,cores=2,threads=2,sockets=1"
+  - cpu: max
+  - no-reboot
+  - rtc: {base: utc, clock: host}
+  - boot: {order: dc}
+storage:
+  - {name: os, type: qcow2, size: 16M, interface: sata}
+  - {name: data, type: raw, file: data.img, size: 4M, interface: scsi}
+""",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DOCUMENTED_SHAPES))
+def test_documented_shapes_import_and_start(manager: Manager, tmp_path: Path, shape: str) -> None:
+    f = write(tmp_path / "vm.yaml", HEAD + DOCUMENTED_SHAPES[shape])
+    add_from_files(manager, [f])
+    vm = manager.start("m")
+    assert vm["status"] == "running"
+    assert manager.qmp("m", "query-status")["status"] == "running"
+    manager.stop("m", force=True)
