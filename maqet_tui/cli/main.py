@@ -42,13 +42,13 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.from_files:
         if config or args.new_disk:
             raise MaqetError("--from cannot be combined with other definition options")
-        vm = add_from_files(m, [Path(f) for f in args.from_files], args.name)
+        vm = add_from_files(m, [Path(f) for f in args.from_files], args.name, print)
     elif args.new_disk:
         disks = [
             NewDisk(f"disk{i}", size, None, None, "virtio", "disk")
             for i, size in enumerate(args.new_disk)
         ]
-        vm = add_with_disks(m, args.name, config, disks)
+        vm = add_with_disks(m, args.name, config, disks, print)
     else:
         vm = m.add(args.name, config)
     print(f"added {vm['name']} ({vm['id']})")

@@ -18,6 +18,7 @@ from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
 from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core.disk_spec import (
+    SCSI_CONTROLLER,
     disk_args,
     normalize_disk,
     normalize_share,
@@ -73,6 +74,10 @@ RESERVED_OPTIONS = frozenset(
 # A legacy chardev spec starting with `mon:` (-parallel, -virtioconsole, -debugcon and the like)
 # multiplexes a human monitor onto that chardev, so such a value is refused wherever it appears.
 MONITOR_PREFIX = "mon:"
+# QEMU always gets `-display none`: the runner is detached, so a window (gtk, sdl) would fail to
+# start or open on whatever $DISPLAY the runner inherited. A later -display would override ours.
+DISPLAY_OPTIONS = frozenset({"-display", "-sdl", "-curses"})
+DISPLAY_HINT = "VMs run headless; add e.g. {vnc: 'unix:/path/vnc.sock'} for a remote display"
 DEFAULTS: dict[str, Any] = {
     "binary": "qemu-system-x86_64",
     "machine": "q35",
@@ -160,12 +165,34 @@ def _check_qemu_args(args: list[str]) -> None:
                 f"qemu_args: {opt!r}{given} is managed by maqet-tui and cannot be passed",
                 field="qemu_args",
             )
+        if opt in DISPLAY_OPTIONS:
+            raise ConfigError(
+                f"qemu_args: {clip(a)} is not supported ({DISPLAY_HINT})", field="qemu_args"
+            )
         value = a.split("=", 1)[1] if opt and "=" in a else a
         if value.startswith(MONITOR_PREFIX):
             raise ConfigError(
                 f"qemu_args: {clip(a)} would add a monitor (the runner owns the only one)",
                 field="qemu_args",
             )
+
+
+def _name_storage(disks: list[dict[str, Any]], shares: list[dict[str, Any]]) -> None:
+    """Every disk and share has a unique name (the handle in exports and messages): an entry
+    given none is called diskN / shareN after its place (or the first such name still free)."""
+    names = [x["name"] for x in disks + shares if "name" in x]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"disks, shares: the name {dup!r} is used twice", field="disks")
+    taken = set(names)
+    for prefix, entries in (("disk", disks), ("share", shares)):
+        for i, entry in enumerate(entries):
+            if "name" not in entry:
+                n = i
+                while f"{prefix}{n}" in taken:
+                    n += 1
+                entry["name"] = f"{prefix}{n}"
+                taken.add(entry["name"])
 
 
 @dataclass(frozen=True)
@@ -237,6 +264,7 @@ class VMConfig:
         share_entries = [
             normalize_share(f"shares[{i}]", x, base, check_files) for i, x in enumerate(shares)
         ]
+        _name_storage(disk_entries, share_entries)
         tags = [sh["mount_tag"] for sh in share_entries]
         if len(set(tags)) != len(tags):
             raise ConfigError("shares: mount_tag values must be unique", field="shares")
@@ -323,8 +351,10 @@ def build_argv(
         argv += ["-initrd", cfg.initrd]
     if cfg.append:
         argv += ["-append", cfg.append]
-    for disk in cfg.disks:
-        argv += disk_args(disk)
+    if any(disk["interface"] == "scsi" for disk in cfg.disks):
+        argv += SCSI_CONTROLLER
+    for i, disk in enumerate(cfg.disks):
+        argv += disk_args(disk, i)
     for i, share in enumerate(cfg.shares):
         argv += share_args(share, i)
     argv += cfg.qemu_args

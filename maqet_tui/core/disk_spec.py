@@ -2,7 +2,8 @@
 (the qemu-img operations are in `disks`), so validating a definition starts nothing.
 
 A disk is `{"file", "format", "interface", "media"}` (a bare path is shorthand for a virtio disk
-whose format follows the extension); a share is a virtfs export of a host directory.
+whose format follows the extension); a share is a virtfs export of a host directory. Either may
+carry a `name` (the handle the peer tool's `storage` entries have), unique within the VM.
 """
 
 from __future__ import annotations
@@ -16,12 +17,31 @@ from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
 from maqet_tui.common.sizes import disk_bytes
 
 FORMATS = ("qcow2", "raw")
-INTERFACES = ("virtio", "ide", "sata", "none")
+INTERFACES = ("virtio", "ide", "sata", "scsi", "none")
 MEDIA = ("disk", "cdrom")
 SECURITY_MODELS = ("mapped-xattr", "mapped-file", "passthrough", "none")
-DISK_KEYS = {"file", "format", "interface", "media"}
-SHARE_KEYS = {"path", "mount_tag", "security_model", "readonly"}
+DISK_KEYS = {"name", "file", "format", "interface", "media"}
+SHARE_KEYS = {"name", "path", "mount_tag", "security_model", "readonly"}
 TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,31}$")
+STORAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+SCSI_CONTROLLER = ["-device", "virtio-scsi-pci,id=maqet-scsi"]
+
+
+def storage_name(key: str, value: object) -> str:
+    """A disk's or share's name: also the file name of a disk created for it, so no path."""
+    if not isinstance(value, str) or not STORAGE_NAME_RE.match(value):
+        raise ConfigError(
+            f"{key}: {clip(value)} is not a name (1-63 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit)",
+            field=top_field(key),
+        )
+    return value
+
+
+def _named(key: str, entry: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    if "name" in entry:
+        return {"name": storage_name(f"{key}.name", entry["name"]), **out}
+    return out
 
 
 def _check_path(key: str, value: object, base: Path | None, must_exist: bool, kind: str) -> str:
@@ -81,12 +101,18 @@ def normalize_disk(key: str, entry: object, base: Path | None, check: bool) -> d
     _refuse_unknown(key, entry, DISK_KEYS)
     file = _check_path(f"{key}.file", entry.get("file"), base, check, "file")
     default_fmt = "qcow2" if file.endswith(".qcow2") else "raw"
-    return {
-        "file": file,
-        "format": _one_of(f"{key}.format", entry.get("format") or default_fmt, FORMATS),
-        "interface": _one_of(f"{key}.interface", entry.get("interface") or "virtio", INTERFACES),
-        "media": _one_of(f"{key}.media", entry.get("media") or "disk", MEDIA),
-    }
+    return _named(
+        key,
+        entry,
+        {
+            "file": file,
+            "format": _one_of(f"{key}.format", entry.get("format") or default_fmt, FORMATS),
+            "interface": _one_of(
+                f"{key}.interface", entry.get("interface") or "virtio", INTERFACES
+            ),
+            "media": _one_of(f"{key}.media", entry.get("media") or "disk", MEDIA),
+        },
+    )
 
 
 def normalize_share(key: str, entry: object, base: Path | None, check: bool) -> dict[str, Any]:
@@ -107,10 +133,20 @@ def normalize_share(key: str, entry: object, base: Path | None, check: bool) -> 
     readonly = entry.get("readonly", False)
     if not isinstance(readonly, bool):
         raise ConfigError(f"{key}.readonly: expected true or false", field=top_field(key))
-    return {"path": path, "mount_tag": tag, "security_model": model, "readonly": readonly}
+    share = {"path": path, "mount_tag": tag, "security_model": model, "readonly": readonly}
+    return _named(key, entry, share)
 
 
-def disk_args(disk: dict[str, Any]) -> list[str]:
+def disk_args(disk: dict[str, Any], index: int = 0) -> list[str]:
+    """A disk's options; a scsi disk goes on the controller SCSI_CONTROLLER adds (QEMU's
+    `if=scsi` needs a machine that makes one itself, which q35 does not)."""
+    if disk["interface"] == "scsi":
+        drive = f"maqet-disk{index}"
+        device = "scsi-cd" if disk["media"] == "cdrom" else "scsi-hd"
+        opts = f"file={disk['file']},format={disk['format']},if=none,id={drive}"
+        if disk["media"] == "cdrom":
+            opts += ",media=cdrom"
+        return ["-drive", opts, "-device", f"{device},drive={drive},bus=maqet-scsi.0"]
     interface = "ide" if disk["interface"] == "sata" else disk["interface"]
     opts = f"file={disk['file']},format={disk['format']},if={interface}"
     if disk["media"] == "cdrom":

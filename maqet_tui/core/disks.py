@@ -29,11 +29,22 @@ def _qemu_img(*args: str) -> str:
 
 
 def create_qcow2(path: Path, size: str, backing: Path | None = None) -> None:
-    """Create a qcow2 image; never overwrites an existing file."""
+    """Create a qcow2 image (and its directory); never overwrites an existing file."""
+    create_disk(path, size, "qcow2", backing, make_parents=True)
+
+
+def create_disk(
+    path: Path, size: str, fmt: str, backing: Path | None = None, *, make_parents: bool = False
+) -> None:
+    """Create a qcow2 or raw (sparse) image; never overwrites an existing file. Its directory
+    is made only when asked (`make_parents`), else it must exist."""
     if path.exists():
         raise MaqetError(f"disk {path} already exists; refusing to overwrite it")
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    args = ["create", "-q", "-f", "qcow2"]
+    if make_parents:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise MaqetError(f"disk {path}: directory {path.parent} does not exist")
+    args = ["create", "-q", "-f", fmt]
     if backing is not None:
         info = image_info(backing)
         args += ["-b", str(backing), "-F", str(info.get("format", "raw"))]

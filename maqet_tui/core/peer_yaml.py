@@ -9,38 +9,21 @@ merging. Whatever we cannot honour is refused by name, never dropped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from maqet_tui.common.errors import ConfigError, clip, key_list
-from maqet_tui.common.sizes import disk_bytes, memory_mib
+from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core import yaml_bounded
+from maqet_tui.core.config import DISPLAY_HINT
+from maqet_tui.core.peer_storage import NewDisk as NewDisk
+from maqet_tui.core.peer_storage import storage
 
 TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
 MAX_FILE = yaml_bounded.MAX_FILE
 PATH_ARGS = ("kernel", "initrd")
-STORAGE_TYPES = ("qcow2", "raw", "virtfs")
-STORAGE_KEYS = {
-    "qcow2": {"name", "type", "size", "file", "backing_file", "interface", "media"},
-    "raw": {"name", "type", "file", "interface", "media"},
-    "virtfs": {"name", "type", "path", "mount_tag", "security_model", "readonly"},
-}
-
-
-@dataclass(frozen=True)
-class NewDisk:
-    """A qcow2 disk the definition asks for that does not exist yet (created after `add`)."""
-
-    name: str
-    size: str
-    file: str | None  # None: inside the VM's data directory
-    backing_file: str | None
-    interface: str
-    media: str
-    slot: int | None = None  # position among the VM's disks (None: after the others)
 
 
 def _load_one(path: Path) -> dict[str, Any]:
@@ -144,6 +127,48 @@ def _scalar(key: str, value: Any) -> str:
     return str(value)
 
 
+SMP_KEYS = (
+    "cpus",
+    "maxcpus",
+    "drawers",
+    "books",
+    "sockets",
+    "dies",
+    "clusters",
+    "cores",
+    "threads",
+)
+
+
+def _smp_count(text: str) -> int:
+    """The CPU count of an `-smp` value (`8,cores=4,threads=2`): the count given, else the product
+    of the topology, as QEMU computes it."""
+    opts: dict[str, int] = {}
+    for i, part in enumerate(text.split(",")):
+        k, eq, v = part.partition("=")
+        if not eq and i == 0:
+            k, v = "cpus", k
+        if k not in SMP_KEYS or not re.fullmatch(r"\d{1,9}", v, re.ASCII) or k in opts:
+            raise ConfigError(
+                f"arguments: smp: {clip(part)} is not a count or KEY=N (KEY: {' '.join(SMP_KEYS)})",
+                field="arguments",
+            )
+        opts[k] = int(v)
+    if "cpus" in opts:
+        return opts["cpus"]
+    count = 1
+    for k in ("drawers", "books", "sockets", "dies", "clusters", "cores", "threads"):
+        count *= opts.get(k, 1)
+    return count
+
+
+def _display(value: Any, where: str) -> None:
+    """`display: none` is what every VM gets; any other display is refused, in either spelling."""
+    if value not in (None, "none"):
+        field = "display" if where == "display:" else "arguments"
+        raise ConfigError(f"{where} {clip(value)} is not supported ({DISPLAY_HINT})", field=field)
+
+
 def _argument(item: Any, cfg: dict[str, Any]) -> None:
     """One `arguments` item into our definition (managed fields) or into qemu_args."""
     if isinstance(item, str):
@@ -155,19 +180,23 @@ def _argument(item: Any, cfg: dict[str, Any]) -> None:
             f"arguments: {clip(item)} must be a string or a one-key mapping", field="arguments"
         )
     key = str(key).lstrip("-")
+    if key == "display":
+        _display(value, "arguments: display")
+        return
     if isinstance(value, dict):
-        value = ",".join(f"{k}={_scalar(key, v)}" for k, v in value.items())
+        # `{netdev: {user: null, id: n0}}` is `-netdev user,id=n0`: a null value is a bare word
+        value = ",".join(
+            str(k) if v is None else f"{k}={_scalar(key, v)}" for k, v in value.items()
+        )
     if key in ("kernel", "initrd", "append"):
         cfg[key] = _scalar(key, value)
     elif key == "m":
         cfg["memory"] = memory_mib(value)
     elif key == "smp":
-        if not re.fullmatch(r"\d{1,9}", str(value), re.ASCII):
-            raise ConfigError(
-                f"arguments: smp {clip(value)} is not supported (only a CPU count)",
-                field="arguments",
-            )
-        cfg["cpus"] = int(str(value))
+        text = _scalar(key, value)
+        cfg["cpus"] = _smp_count(text)
+        if not re.fullmatch(r"\d{1,9}", text, re.ASCII):
+            cfg.setdefault("qemu_args", []).extend(["-smp", text])  # after ours: QEMU merges them
     elif key == "enable-kvm":
         cfg["accel"] = "kvm"
     elif key == "accel":
@@ -197,13 +226,7 @@ def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Ne
         cfg["memory"] = memory_mib(data["memory"])
     if "cpu" in data:
         cfg["cpus"] = data["cpu"]
-    display = data.get("display")
-    if display not in (None, "none"):
-        raise ConfigError(
-            f"display: {clip(display)} is not supported (VMs run headless; "
-            "add e.g. {vnc: ':1'} to arguments for a remote display)",
-            field="display",
-        )
+    _display(data.get("display"), "display:")
     if data.get("vga") is not None:
         cfg["qemu_args"] = ["-vga", _scalar("vga", data["vga"])]
     args = data.get("arguments") or []
@@ -211,74 +234,11 @@ def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Ne
         raise ConfigError("arguments: expected a list", field="arguments")
     for item in args:
         _argument(item, cfg)
-    new_disks = _storage(data.get("storage") or [], cfg)
+    new_disks = storage(data.get("storage") or [], cfg)
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError("name: expected a string", field="name")
     return name, cfg, new_disks
-
-
-def _storage(storage: Any, cfg: dict[str, Any]) -> list[NewDisk]:
-    if not isinstance(storage, list):
-        raise ConfigError("storage: expected a list", field="storage")
-    new: list[NewDisk] = []
-    for i, entry in enumerate(storage):
-        where = f"storage[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise ConfigError(f"{where}: every entry needs a name", field="storage")
-        kind = entry.get("type")
-        if kind not in STORAGE_TYPES:
-            raise ConfigError(
-                f"{where}.type: {clip(kind)} is not one of {', '.join(STORAGE_TYPES)}",
-                field="storage",
-            )
-        unknown = set(entry) - STORAGE_KEYS[kind]
-        if unknown:
-            raise ConfigError(
-                f"{where}: unsupported key{'s' if len(unknown) > 1 else ''} for "
-                f"{kind}: {key_list(unknown)}",
-                field="storage",
-            )
-        for k in ("file", "path", "backing_file"):
-            if k in entry and not isinstance(entry[k], str):
-                raise ConfigError(f"{where}.{k}: expected a path", field="storage")
-        if kind == "virtfs":
-            cfg.setdefault("shares", []).append(
-                {
-                    k: entry[k]
-                    for k in ("path", "mount_tag", "security_model", "readonly")
-                    if k in entry
-                }
-            )
-            continue
-        disk = {
-            "file": entry.get("file"),
-            "format": kind,
-            "interface": entry.get("interface", "virtio"),
-            "media": entry.get("media", "disk"),
-        }
-        if kind == "qcow2" and (not entry.get("file") or not Path(entry["file"]).exists()):
-            if "size" not in entry:
-                raise ConfigError(f"{where}: a new qcow2 disk needs a size", field="storage")
-            disk_bytes(entry["size"], f"{where}.size")
-            new.append(
-                NewDisk(
-                    entry["name"],
-                    str(entry["size"]),
-                    entry.get("file"),
-                    entry.get("backing_file"),
-                    disk["interface"],
-                    disk["media"],
-                    slot=len(cfg.get("disks", [])) + len(new),
-                )
-            )
-            continue
-        if kind == "qcow2" and entry.get("backing_file"):
-            raise ConfigError(
-                f"{where}.backing_file: only for a disk that is created", field="storage"
-            )
-        cfg.setdefault("disks", []).append(disk)
-    return new
 
 
 def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -303,9 +263,9 @@ def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         else:
             args.append(flag)
     out["arguments"] = args
-    storage: list[dict[str, Any]] = [
+    entries: list[dict[str, Any]] = [
         {
-            "name": f"disk{i}",
+            "name": d.get("name") or f"disk{i}",
             "type": d["format"],
             "file": d["file"],
             "interface": d["interface"],
@@ -313,11 +273,13 @@ def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         }
         for i, d in enumerate(cfg.get("disks") or [])
     ]
-    storage += [
-        {"name": f"share{i}", "type": "virtfs", **s} for i, s in enumerate(cfg.get("shares") or [])
+    entries += [
+        {"name": s.get("name") or f"share{i}", "type": "virtfs"}
+        | {k: v for k, v in s.items() if k != "name"}
+        for i, s in enumerate(cfg.get("shares") or [])
     ]
-    if storage:
-        out["storage"] = storage
+    if entries:
+        out["storage"] = entries
     return out
 
 

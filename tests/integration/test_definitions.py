@@ -135,7 +135,7 @@ def test_round_trip_is_lossless(manager: Manager, tmp_path: Path, env: Env) -> N
     [
         ("log_file: x.log\n", "unsupported key: log_file"),
         ("display: gtk\n", "display: 'gtk' is not supported"),
-        ("storage: [{name: s, type: nbd}]\n", "storage[0].type"),
+        ("storage: [{name: s, type: nbd}]\n", "storage[0] (name: s).type: 'nbd'"),
         (
             "storage: [{name: s, type: qcow2, size: 1G, cache: none}]\n",
             "unsupported key for qcow2: cache",
@@ -145,7 +145,7 @@ def test_round_trip_is_lossless(manager: Manager, tmp_path: Path, env: Env) -> N
         ("arguments: [{qmp: 'tcp::4444'}]\n", "qemu_args: '-qmp' is managed"),
         ("arguments: [{readconfig: /etc/q.cfg}]\n", "qemu_args: '-readconfig' is managed"),
         ("arguments: [{machine: 'q35,usb=on'}]\n", "machine option 'usb=on'"),
-        ("arguments: [{smp: 'cores=2'}]\n", "smp 'cores=2' is not supported"),
+        ("arguments: [{smp: 'cores=2,bogus=1'}]\n", "smp: 'bogus=1' is not a count"),
         ("memory: lots\n", "memory: 'lots'"),
         ("name: [x]\n", "name: expected a string"),
         ("a: [1\n", "not valid YAML"),

@@ -95,7 +95,10 @@ def test_alias_bomb_is_refused_before_it_is_built(tmp_path: Path) -> None:
         ("cpu: " + "[" * 1000 + "]" * 1000 + "\n", "nests deeper than 20 levels"),
         ("cpu: " + "9" * 5000 + "\n", "not valid YAML (a number or a date out of range)"),
         ("name: v\n1: x\n", "unsupported key: 1"),
-        ("storage: [{name: s, type: qcow2, size: 1G, file: [a]}]\n", "storage[0].file: expected"),
+        (
+            "storage: [{name: s, type: qcow2, size: 1G, file: [a]}]\n",
+            "storage[0] (name: s).file: expected",
+        ),
     ],
 )
 def test_odd_yaml_is_a_one_line_error(tmp_path: Path, text: str, message: str) -> None:

@@ -87,7 +87,7 @@ def test_every_memory_input_takes_a_unit() -> None:
 
 def test_a_new_disk_size_is_checked_where_it_is_read() -> None:
     storage = [{"name": "d", "type": "qcow2", "file": "/nonexistent/d.qcow2", "size": "20Q"}]
-    with pytest.raises(ConfigError, match=r"^storage\[0\]\.size: '20Q' is not a size"):
+    with pytest.raises(ConfigError, match=r"^storage\[0\] \(name: d\)\.size: '20Q' is not a size"):
         peer_yaml.to_config({"storage": storage})
 
 
