@@ -121,6 +121,11 @@ class Paths:
     def vms(self) -> Path:
         return self.home / "vms"
 
+    @property
+    def qmp_history(self) -> Path:
+        """The TUI's QMP prompt history (0600: commands can carry secrets, e.g. a password)."""
+        return self.home / "qmp_history"
+
     def vm_dir(self, vm_id: str) -> Path:
         return self.vms / vm_id
 
