@@ -144,7 +144,7 @@ class QMPConsole(Vertical):
         self._transcript_vm: str | None = None  # the VM the last transcript lines are about
 
     def compose(self) -> ComposeResult:
-        yield RichLog(id="qmp-log", wrap=True, markup=False, max_lines=5000)
+        yield RichLog(id="qmp-log", wrap=True, min_width=1, markup=False, max_lines=5000)
         with Horizontal(id="qmp-prompt"):
             yield Label("qmp>", id="qmp-label")
             yield QMPInput(
