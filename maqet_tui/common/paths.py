@@ -129,6 +129,11 @@ class Paths:
         """Per-VM data directories (disks maqet-tui created)."""
         return self.home / "vms"
 
+    @property
+    def qmp_history(self) -> Path:
+        """The TUI's QMP prompt history (0600: commands can carry secrets, e.g. a password)."""
+        return self.home / "qmp_history"
+
     def vm_dir(self, vm_id: str) -> Path:
         """The data directory of one VM."""
         return self.vms / vm_id

@@ -277,13 +277,14 @@ class MaqetApp(App[None]):
         self.push_screen(
             HelpScreen(
                 [
+                    # Most used first: at 80x24 these are what shows without scrolling.
                     ("VM actions", VMActionsMixin.ACTION_BINDINGS),
                     ("VM list", LIST_BINDINGS),
                     ("Details", DETAIL_BINDINGS),
+                    ("General", self.BINDINGS),
                     ("QMP pane", QMPInput.BINDINGS),
                     ("Console pane", [*CONSOLE_BINDINGS, *ConsoleLog.BINDINGS]),
                     ("Snapshots pane", SnapshotActionsMixin.SNAPSHOT_BINDINGS),
-                    ("General", self.BINDINGS),
                 ]
             )
         )

@@ -2,6 +2,8 @@
 
 Destructive keys are already shifted (S, F, R, D, as nEMU settled on after its #192); the dialog is
 the second step. Focus starts on Cancel so a stray Enter never confirms; `y` is the deliberate yes.
+Moving between the buttons stops at either end: a → (or tab) too many from Cancel must not come
+round to the destructive button.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ class ConfirmScreen(ModalScreen[str | None]):
     BINDINGS = [
         Binding("y", "confirm", "Yes"),
         Binding("n,escape", "cancel", "No"),
-        Binding("left", "app.focus_previous", "Previous button", show=False),
-        Binding("right", "app.focus_next", "Next button", show=False),
+        Binding("left,shift+tab", "step(-1)", "Previous button", show=False),
+        Binding("right,tab", "step(1)", "Next button", show=False),
     ]
 
     def __init__(self, title: str, body: str, confirm_label: str, value: str = "yes") -> None:
@@ -40,6 +42,12 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
+
+    def action_step(self, step: int) -> None:
+        """Focus the neighbouring button, without wrapping round at either end."""
+        buttons = list(self.query(Button))
+        here = buttons.index(self.focused) if self.focused in buttons else len(buttons) - 1
+        buttons[max(0, min(len(buttons) - 1, here + step))].focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -1,4 +1,8 @@
-"""`?`: every key, grouped, generated from the bindings themselves so it can never go stale."""
+"""`?`: every key, grouped, generated from the bindings themselves so it can never go stale.
+
+Sized for 80x24: sections come in the order given (most used first), stacked without blank lines,
+so the lifecycle, list and tab keys all show before anything needs scrolling.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
                 if (key, text) not in seen:
                     seen.add((key, text))
                     rows.setdefault(section, []).append((key, text))
-        return {section: _merge_digits(items) for section, items in rows.items()}
+        return {section: _merge_brackets(_merge_digits(items)) for section, items in rows.items()}
 
     def _table(self) -> Table:
         """Sections in two columns when there is room (80 columns is enough), else one."""
@@ -82,9 +86,7 @@ class HelpScreen(ModalScreen[None]):
 def _stack(sections: list[tuple[str, Table]]) -> Table:
     stack = Table.grid()
     stack.add_column()
-    for i, (title, grid) in enumerate(sections):
-        if i:
-            stack.add_row("")
+    for title, grid in sections:
         stack.add_row(Text(title, style="bold underline"))
         stack.add_row(grid)
     return stack
@@ -102,11 +104,21 @@ def _merge_digits(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [*rest[:first], merged, *rest[first:]]
 
 
+def _merge_brackets(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`[` and `]` (previous and next tab) as one row: "[ / ]  Previous / next tab"."""
+    keys = [k for k, _t in items]
+    if "[" not in keys or "]" not in keys:
+        return items
+    first = keys.index("[")
+    rest = [item for item in items if item[0] not in ("[", "]")]
+    return [*rest[:first], ("[ / ]", "Previous / next tab"), *rest[first:]]
+
+
 def _split(sections: list[tuple[str, Table]], columns: int) -> list[list[tuple[str, Table]]]:
     """Sections in order, cut where the taller column is shortest (a section is never split)."""
     if columns == 1 or len(sections) < 2:
         return [sections]
-    heights = [grid.row_count + 2 for _s, grid in sections]  # title and a blank line
+    heights = [grid.row_count + 1 for _s, grid in sections]  # and the title
     best = min(
         range(1, len(sections)),
         key=lambda cut: max(sum(heights[:cut]), sum(heights[cut:])),

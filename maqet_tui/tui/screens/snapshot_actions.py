@@ -136,14 +136,20 @@ class SnapshotActionsMixin(_Base):
                 timeout=8,
             )
             return
-        self._confirm_snapshot(
-            "revert",
-            "Revert {name} to snapshot {tag}?",
-            "{name} goes back to how it was when the snapshot was taken"
-            + (" (RAM too: the guest jumps back in time)" if live else "")
-            + "; every change since is lost.",
-            "Revert",
-        )
+        if live:
+            body = (
+                "{name} goes back to how it was when the snapshot was taken (RAM too: the guest "
+                "jumps back in time); every change since is lost."
+            )
+        else:
+            # Offline, only the disks change: a saved RAM state is not loaded by a later start.
+            body = (
+                "The disks of {name} go back to how they were when the snapshot was taken; every "
+                "disk change since is lost."
+            )
+            if snap.get("vm_state_size"):
+                body += " The RAM it saved is not used: the next start boots from those disks."
+        self._confirm_snapshot("revert", "Revert {name} to snapshot {tag}?", body, "Revert")
 
     def action_snapshot_delete(self) -> None:
         self._confirm_snapshot(

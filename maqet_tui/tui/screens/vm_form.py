@@ -21,6 +21,7 @@ from maqet_tui.common.errors import ConfigError, MaqetError
 from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core.config import ACCELS, MAX_CPUS, VMConfig, validate_name
 from maqet_tui.tui.ops import error_text
+from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.services.threads import run_blocking
 
 VM = dict[str, Any]
@@ -73,6 +74,31 @@ def _split(field: str, text: str) -> list[str]:
         raise ConfigError(f"{field}: {exc} (quote paths with spaces)", field=field) from None
 
 
+def _check_whole(
+    config: dict[str, Any], errors: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The whole-definition checks (files exist, initrd needs a kernel, reserved options...).
+
+    `VMConfig.from_dict` stops at the first problem, so each field it blames is set aside and the
+    rest checked again: every problem shows after one enter, not one more per enter.
+    """
+    probe = {k: (None if k in errors else v) for k, v in config.items()}
+    for _ in range(len(PLACES) + 1):
+        try:
+            checked = VMConfig.from_dict(probe).to_dict()
+        except ConfigError as exc:
+            place = place_of(exc)
+            # "initrd: needs a kernel" only because the kernel given was set aside: not so.
+            if not (config.get("kernel") and str(exc).endswith("needs a kernel")):
+                errors.setdefault(place, str(exc))
+            if place == "form" or probe.get(place) is None:
+                break  # nothing left to set aside: this is as far as checking can go
+            probe[place] = None
+        else:
+            return (config if errors else checked), errors
+    return config, errors
+
+
 class VMFormScreen(ModalScreen[VM | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -81,6 +107,7 @@ class VMFormScreen(ModalScreen[VM | None]):
         self.save = save
         self.vm = vm
         self.saving = False
+        self.pristine: dict[str, object] = {}
 
     @property
     def editing(self) -> bool:
@@ -133,6 +160,13 @@ class VMFormScreen(ModalScreen[VM | None]):
     def on_mount(self) -> None:
         first = "memory" if self.editing else "name"
         self.query_one(f"#f-{first}", Input).focus()
+        self.pristine = self.snapshot()
+
+    def snapshot(self) -> dict[str, object]:
+        """What the form says now, to tell whether anything was changed."""
+        values: dict[str, object] = {f: self.value(f) for f, _l, _p in FIELDS}
+        values["accel"] = self.query_one("#f-accel", Select).value
+        return values
 
     def value(self, field: str) -> str:
         return self.query_one(f"#f-{field}", Input).value.strip()
@@ -161,12 +195,7 @@ class VMFormScreen(ModalScreen[VM | None]):
                     config[field] = result
         for field in ("kernel", "initrd", "append"):
             config[field] = self.value(field) or None
-        if not errors:
-            try:
-                config = VMConfig.from_dict(config).to_dict()
-            except ConfigError as exc:
-                errors[place_of(exc)] = str(exc)
-        return name, config, errors
+        return name, *_check_whole(config, errors)
 
     def _disks(self, paths: list[str]) -> list[Any]:
         """Disks as typed; a path that was already there keeps its stored entry (format,
@@ -216,4 +245,20 @@ class VMFormScreen(ModalScreen[VM | None]):
         self.dismiss(vm)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Esc leaves at once when nothing was changed, else asks first (typing is not cheap)."""
+        if self.snapshot() == self.pristine:
+            self.dismiss(None)
+            return
+
+        def discard(answer: str | None) -> None:
+            if answer:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Discard changes?",
+                "What was typed into this form is not saved.",
+                "Discard",
+            ),
+            discard,
+        )

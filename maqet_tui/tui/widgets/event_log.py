@@ -29,7 +29,7 @@ def event_line(ev: dict[str, Any]) -> Text:
 
 class EventLog(RichLog):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_lines=MAX_LINES, wrap=True, markup=False, **kwargs)
+        super().__init__(max_lines=MAX_LINES, wrap=True, min_width=1, markup=False, **kwargs)
         self._placeholder = False
 
     def reset(self, events: list[dict[str, Any]], empty: str = "no events recorded yet") -> None:

@@ -17,7 +17,9 @@ MAX_LINES = 5000
 
 class LogView(RichLog):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, **kwargs)
+        super().__init__(
+            max_lines=MAX_LINES, wrap=True, min_width=1, markup=False, highlight=False, **kwargs
+        )
         self._placeholder = False
 
     def reset(self, text: str, placeholder: str = "(the runner log is empty)") -> None:

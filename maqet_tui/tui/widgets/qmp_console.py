@@ -1,8 +1,10 @@
 """The QMP tab: type a command (JSON arguments after its name), read the pretty answer.
 
-History with up/down and tab completion of command names (from the VM's own `query-commands`,
-so only what this QEMU supports is offered). Errors, ours or QEMU's, are lines in the transcript,
-never a crash.
+History with up/down (kept per home across restarts) and tab completion of command names (from
+the VM's own `query-commands`, so only what this QEMU supports is offered). Errors, ours or
+QEMU's, are lines in the transcript, never a crash. The commands that S, F and R ask about ask
+here too. A `── name ──` line marks where the transcript moves on to another VM; browsing the
+list writes nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, RichLog
 
+from maqet_tui.common.paths import Paths
 from maqet_tui.common.vmstate import LIVE, QEMU_UP
 from maqet_tui.tui.ops import error_text
+from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.services.threads import run_blocking
 from maqet_tui.tui.widgets.history_input import HistoryInput
 
@@ -31,6 +35,25 @@ if TYPE_CHECKING:
 
 VM = dict[str, Any]
 QMP_TIMEOUT = 30.0
+
+# Commands that end or reboot the guest: (dialog title, body, button), as their keys ask.
+ASK: dict[str, tuple[str, str, str]] = {
+    "quit": (
+        "Quit QEMU of {name}?",
+        "QEMU quits at once, like pulling the plug: unsaved guest data is lost.",
+        "Quit",
+    ),
+    "system_powerdown": (
+        "Power down {name}?",
+        "Asks the guest to power down (ACPI); it shuts down and QEMU exits.",
+        "Power down",
+    ),
+    "system_reset": (
+        "Reset {name}?",
+        "A hard reset, like the reset button: the guest reboots without shutting down.",
+        "Reset",
+    ),
+}
 
 
 def parse_command(text: str) -> tuple[str, dict[str, Any] | None]:
@@ -118,14 +141,19 @@ class QMPConsole(Vertical):
         super().__init__(**kwargs)
         self.vm: VM | None = None
         self._commands_for: tuple[str, Any] | None = None
+        self._transcript_vm: str | None = None  # the VM the last transcript lines are about
 
     def compose(self) -> ComposeResult:
-        yield RichLog(id="qmp-log", wrap=True, markup=False, max_lines=5000)
+        yield RichLog(id="qmp-log", wrap=True, min_width=1, markup=False, max_lines=5000)
         with Horizontal(id="qmp-prompt"):
             yield Label("qmp>", id="qmp-label")
             yield QMPInput(
                 id="qmp-input", placeholder="QMP command, e.g. query-status", compact=True
             )
+
+    def on_mount(self) -> None:
+        app = cast("MaqetApp", self.app)
+        self.input.keep_history_in(Paths.resolve(app.home).qmp_history)
 
     @property
     def log_widget(self) -> RichLog:
@@ -137,8 +165,6 @@ class QMPConsole(Vertical):
 
     def set_vm(self, vm: VM | None) -> None:
         """Follow the selected VM; fetch its command list once per runner."""
-        if vm is not None and (self.vm is None or self.vm["id"] != vm["id"]):
-            self.log_widget.write(Text(f"── {vm['name']} ──", style="bold cyan"))
         self.vm = vm
         live = vm is not None and vm.get("status") in QEMU_UP
         self.input.placeholder = (
@@ -167,9 +193,18 @@ class QMPConsole(Vertical):
         names = sorted(str(c.get("name")) for c in result if isinstance(c, dict))
         self.input.completer.commands = names
 
+    def write(self, content: Any, vm: VM | None = None) -> None:
+        """A transcript line about `vm` (the shown one if not given), after a `── name ──` line
+        when the transcript was about another VM until now."""
+        vm = vm if vm is not None else self.vm
+        if vm is not None and vm["id"] != self._transcript_vm:
+            self._transcript_vm = vm["id"]
+            self.log_widget.write(Text(f"── {vm['name']} ──", style="bold cyan"))
+        self.log_widget.write(content)
+
     @on(Candidates)
     def _show_candidates(self, event: QMPConsole.Candidates) -> None:
-        self.log_widget.write(Text("  ".join(event.names), style="dim"))
+        self.write(Text("  ".join(event.names), style="dim"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -178,30 +213,51 @@ class QMPConsole(Vertical):
             return
         self.input.remember(text)
         self.input.value = ""
-        log = self.log_widget
-        log.write(Text(f"> {text}", style="bold"))
+        self.write(Text(f"> {text}", style="bold"))
         try:
             command, args = parse_command(text)
         except ValueError as exc:
-            log.write(Text(f"✗ {exc}", style="red"))
+            self.write(Text(f"✗ {exc}", style="red"))
             return
         vm = self.vm
         if vm is None:
-            log.write(Text("✗ no VM selected", style="red"))
+            self.write(Text("✗ no VM selected", style="red"))
             return
         if vm.get("status") not in LIVE:
-            log.write(Text(f"✗ {vm['name']} is {vm['status']}; start it first", style="red"))
+            self.write(Text(f"✗ {vm['name']} is {vm['status']}; start it first", style="red"))
             return
-        self.run_worker(self._execute(vm["id"], command, args), group="qmp", exit_on_error=False)
+        if command not in ASK:
+            self._run(vm, command, args)
+            return
+        title, body, label = ASK[command]
 
-    async def _execute(self, vm_id: str, command: str, args: dict[str, Any] | None) -> None:
+        def answered(answer: str | None) -> None:
+            if answer is None:
+                self.write(Text("✗ not sent", style="dim"), vm)
+            else:
+                self._run(vm, command, args)
+
+        self.app.push_screen(ConfirmScreen(title.format(name=vm["name"]), body, label), answered)
+
+    def _run(self, vm: VM, command: str, args: dict[str, Any] | None) -> None:
+        self.run_worker(self._execute(vm, command, args), group="qmp", exit_on_error=False)
+
+    async def _execute(self, vm: VM, command: str, args: dict[str, Any] | None) -> None:
         app = cast("MaqetApp", self.app)
-        log = self.log_widget
         try:
             result = await run_blocking(
-                app.require_manager().qmp, vm_id, command, args, QMP_TIMEOUT
+                app.require_manager().qmp, vm["id"], command, args, QMP_TIMEOUT
             )
         except Exception as exc:
-            log.write(Text(f"✗ {error_text(exc)}", style="bold red"))
+            self.write(Text(f"✗ {error_text(exc)}", style="bold red"), vm)
             return
-        log.write(JSON.from_data(result, indent=2))
+        self.write(render_result(result), vm)
+
+
+def render_result(result: Any) -> Any:
+    """A JSON answer pretty-printed; a string answer (`human-monitor-command`'s output) as the
+    text it is, its newlines as lines."""
+    if isinstance(result, str):
+        text = result.replace("\r\n", "\n").rstrip()
+        return Text(text, style="") if text else Text("(no output)", style="dim")
+    return JSON.from_data(result, indent=2)

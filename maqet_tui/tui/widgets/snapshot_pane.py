@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
@@ -47,6 +48,15 @@ def fmt_state(size: int) -> str:
     return f"{max(1, size >> 10)}K" if size < 1 << 20 else fmt_bytes(size)
 
 
+class SnapshotTable(DataTable[Text]):
+    """The list of snapshots; j/k move as they do in the VM list."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
 class SnapshotPane(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,7 +69,7 @@ class SnapshotPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="snap-status")
-        yield DataTable(id="snap-table", cursor_type="row", zebra_stripes=False)
+        yield SnapshotTable(id="snap-table", cursor_type="row", zebra_stripes=False)
 
     def on_mount(self) -> None:
         table = self.table
@@ -70,8 +80,8 @@ class SnapshotPane(Vertical):
         self._redraw()
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#snap-table", DataTable)
+    def table(self) -> SnapshotTable:
+        return self.query_one("#snap-table", SnapshotTable)
 
     @property
     def app_(self) -> MaqetApp:
