@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
+
+from textual.widgets._footer import FooterKey
 
 from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
+from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.widgets.vm_table import VMTable
 
-from .conftest import main_screen, table_names, vm_id, wait_until
+from .conftest import main_screen, notes, status_cell, table_names, vm_id, wait_until
 
 MakeApp = Callable[..., MaqetApp]
 TinyVM = Callable[..., dict[str, Any]]
@@ -60,3 +64,55 @@ async def test_a_long_name_is_cut_so_the_key_columns_stay_visible(
         manager.remove(ident)
         await wait_until(pilot, lambda: table_names(app) == ["vm1"], "long one gone")
         assert columns_right_edge(app, "name") < wide - 20  # NAME shrank back
+
+
+def footer_keys(app: MaqetApp) -> dict[str, int]:
+    """Action → right edge of its key in the footer, for the keys the footer shows."""
+    return {key.action: key.region.right for key in app.screen.query(FooterKey)}
+
+
+def footer_fits(app: MaqetApp) -> bool:
+    """Every key the footer shows is on screen, none drawn over another."""
+    spans = sorted((k.region.x, k.region.right) for k in app.screen.query(FooterKey))
+    if not spans or spans[-1][1] > app.size.width or spans[-1][1] == 0:
+        return False
+    return all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans))
+
+
+async def test_footer_fits_80_columns_and_offers_what_applies(
+    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
+) -> None:
+    tiny_vm("vm1")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "stopped", "vm1 listed")
+        await wait_until(pilot, lambda: "edit" in footer_keys(app), "edit offered")
+        await wait_until(pilot, lambda: footer_fits(app), f"footer fits: {footer_keys(app)}")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "running")
+        await wait_until(pilot, lambda: "reset" in footer_keys(app), "reset offered")
+        assert {"force_stop", "stop", "pause"} <= set(footer_keys(app))
+        assert "edit" not in footer_keys(app)
+        await wait_until(pilot, lambda: footer_fits(app), f"footer fits: {footer_keys(app)}")
+
+
+async def test_force_stop_offered_while_stopping_and_edit_says_why_not(
+    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
+) -> None:
+    tiny_vm("vm1")  # no guest OS: ACPI power-down is ignored, the graceful stop waits
+    manager.start("vm1")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "vm1 running")
+        await pilot.press("e")
+        await wait_until(pilot, lambda: any("stop it to edit" in n for n in notes(app)), "why")
+        assert any(n.startswith("vm1 is running") for n in notes(app))
+        await pilot.press("S")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm stop")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "stopping", "stopping")
+        await wait_until(pilot, lambda: "force_stop" in footer_keys(app), "F offered")
+        await pilot.press("F")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm force")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "stopped", "stopped")

@@ -103,7 +103,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             for i, (tab, title) in enumerate(DETAIL_TABS, 1):
                 with TabPane(f"{i} {title}", id=f"tab-{tab}"):
                     yield make_pane(tab)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(VMTable).focus()
@@ -198,6 +198,9 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             if isinstance(self.focused, Input):
                 return False
             return bool(self.applicable(action))
+        if action in self.REFUSALS:
+            refused = self.REFUSALS[action]
+            return not isinstance(self.focused, Input) and not self.check_action(refused, ())
         typing = isinstance(self.focused, Input)
         if action == "mark":
             return self.selected_id is not None and not typing
