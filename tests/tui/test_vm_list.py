@@ -6,6 +6,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
+from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
 from maqet_tui.core.manager import Manager
@@ -13,7 +14,16 @@ from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.widgets.vm_table import VMTable
 
-from .conftest import main_screen, notes, status_cell, table_names, vm_id, wait_until
+from .conftest import (
+    main_screen,
+    notes,
+    select,
+    static_text,
+    status_cell,
+    table_names,
+    vm_id,
+    wait_until,
+)
 
 MakeApp = Callable[..., MaqetApp]
 TinyVM = Callable[..., dict[str, Any]]
@@ -116,3 +126,28 @@ async def test_force_stop_offered_while_stopping_and_edit_says_why_not(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm force")
         await pilot.press("y")
         await wait_until(pilot, lambda: status_cell(app, "vm1") == "stopped", "stopped")
+
+
+async def test_filter_goes_to_the_first_match_and_says_when_none(
+    make_app: MakeApp, tiny_vm: TinyVM
+) -> None:
+    for name in ("alpha", "beta", "gamma", "web-1", "web-2"):
+        tiny_vm(name)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(table_names(app)) == 5, "all listed")
+        await select(pilot, app, "gamma")
+        screen = main_screen(app)
+        await pilot.press("slash", *"web")
+        await wait_until(pilot, lambda: table_names(app) == ["web-1", "web-2"], "filtered")
+        await wait_until(pilot, lambda: screen.shown_id == vm_id(app, "web-1"), "first match")
+        assert table(app).selected_id == vm_id(app, "web-1")
+
+        nomatch = screen.query_one("#nomatch", Static)
+        assert not nomatch.display
+        await pilot.press(*"xyz")
+        await wait_until(pilot, lambda: table_names(app) == [], "nothing matches")
+        assert nomatch.display and "no VM matches 'webxyz'" in static_text(nomatch)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: len(table_names(app)) == 5, "filter cleared")
+        assert not nomatch.display

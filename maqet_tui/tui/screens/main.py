@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from maqet_tui.common.vmstate import LIVE, QEMU_UP
 from maqet_tui.tui.messages import EventsLoaded, LogChunk
@@ -99,6 +99,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             placeholder="filter: name, status or id  (esc clears)", id="filter", compact=True
         )
         yield VMTable(id="vms")
+        yield Static(id="nomatch")
         with TabbedContent(id="details"):
             for i, (tab, title) in enumerate(DETAIL_TABS, 1):
                 with TabPane(f"{i} {title}", id=f"tab-{tab}"):
@@ -133,6 +134,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         self.marks &= set(vms)
         rows = [vm for vm in vms.values() if matches(vm, self.filter_text)]
         self.table.show(rows, self.maqet.stats, self.marks)
+        self._show_no_match(bool(vms) and not rows)
         if self.want_select and self.table.select_id(self.want_select):
             self.want_select = None
         running = sum(1 for vm in vms.values() if vm.get("status") in QEMU_UP)
@@ -223,10 +225,17 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         box.add_class("-shown")
         box.focus()
 
+    def _show_no_match(self, none: bool) -> None:
+        note = self.query_one("#nomatch", Static)
+        if none:
+            note.update(f"no VM matches '{self.filter_text}'  (esc clears the filter)")
+        note.set_class(none, "-shown")
+
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
         self.vms_changed()
+        self.table.select_row(0)  # a new filter starts at its first match
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

@@ -152,6 +152,12 @@ class VMTable(DataTable[Text]):
         self._report()
         return True
 
+    def select_row(self, index: int) -> None:
+        """Put the cursor on row `index` (clamped); nothing when the table is empty."""
+        if self._ids:
+            self.move_cursor(row=max(0, min(index, len(self._ids) - 1)), animate=False)
+            self._report()
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._report()
 
