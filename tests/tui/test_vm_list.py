@@ -151,3 +151,17 @@ async def test_filter_goes_to_the_first_match_and_says_when_none(
         await pilot.press("escape")
         await wait_until(pilot, lambda: len(table_names(app)) == 5, "filter cleared")
         assert not nomatch.display
+
+
+async def test_natural_order_and_first_last_keys(make_app: MakeApp, tiny_vm: TinyVM) -> None:
+    for name in ("vm10", "vm2", "Vm3", "vm1"):
+        tiny_vm(name)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(table_names(app)) == 4, "all listed")
+        assert table_names(app) == ["vm1", "vm2", "Vm3", "vm10"]
+        screen = main_screen(app)
+        for key, name in (("G", "vm10"), ("g", "vm1"), ("end", "vm10"), ("home", "vm1")):
+            await pilot.press(key)
+            await wait_until(pilot, lambda: screen.shown_id == vm_id(app, name), f"{key}: {name}")  # noqa: B023
+        assert table(app).scroll_x == 0

@@ -27,7 +27,7 @@ from maqet_tui.tui.screens.details import (
 )
 from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
-from maqet_tui.tui.vmview import matches
+from maqet_tui.tui.vmview import matches, natural_key
 from maqet_tui.tui.widgets.event_log import EventLog
 from maqet_tui.tui.widgets.host_header import HostHeader
 from maqet_tui.tui.widgets.log_view import LogView
@@ -128,11 +128,16 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
     def shown_vm(self) -> VM | None:
         return self.maqet.vms.get(self.shown_id) if self.shown_id else None
 
+    def rows(self) -> list[VM]:
+        """The VMs the table shows: those the filter lets through, in natural name order."""
+        vms = [vm for vm in self.maqet.vms.values() if matches(vm, self.filter_text)]
+        return sorted(vms, key=natural_key)
+
     # -- data hooks (called by the app) ------------------------------------------------------
     def vms_changed(self) -> None:
         vms = self.maqet.vms
         self.marks &= set(vms)
-        rows = [vm for vm in vms.values() if matches(vm, self.filter_text)]
+        rows = self.rows()
         self.table.show(rows, self.maqet.stats, self.marks)
         self._show_no_match(bool(vms) and not rows)
         if self.want_select and self.table.select_id(self.want_select):
@@ -148,8 +153,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
 
     def stats_changed(self) -> None:
         self.query_one(HostHeader).set_host(self.maqet.host)
-        rows = [vm for vm in self.maqet.vms.values() if matches(vm, self.filter_text)]
-        self.table.show(rows, self.maqet.stats, self.marks)
+        self.table.show(self.rows(), self.maqet.stats, self.marks)
         vm = self.shown_vm
         if vm is not None and vm.get("status") in LIVE:
             self.query_one(OverviewPane).show(vm, self.events[-RECENT:])

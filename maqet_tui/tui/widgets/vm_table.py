@@ -73,6 +73,8 @@ class VMTable(DataTable[Text]):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "first", "First VM", show=False),
+        Binding("G,end", "last", "Last VM", show=False),
     ]
 
     @dataclass
@@ -157,6 +159,12 @@ class VMTable(DataTable[Text]):
         if self._ids:
             self.move_cursor(row=max(0, min(index, len(self._ids) - 1)), animate=False)
             self._report()
+
+    def action_first(self) -> None:
+        self.select_row(0)
+
+    def action_last(self) -> None:
+        self.select_row(len(self._ids) - 1)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._report()
