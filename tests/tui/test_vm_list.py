@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
@@ -165,3 +167,22 @@ async def test_natural_order_and_first_last_keys(make_app: MakeApp, tiny_vm: Tin
             await pilot.press(key)
             await wait_until(pilot, lambda: screen.shown_id == vm_id(app, name), f"{key}: {name}")  # noqa: B023
         assert table(app).scroll_x == 0
+
+
+async def test_a_crash_elsewhere_is_notified(
+    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
+) -> None:
+    tiny_vm("vm1")
+    tiny_vm("vm2")
+    qemu_pid = manager.start("vm2")["qemu_pid"]
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "vm2") == "running", "vm2 running")
+        assert main_screen(app).shown_id == vm_id(app, "vm1")
+        os.kill(qemu_pid, signal.SIGKILL)
+        await wait_until(
+            pilot, lambda: any(n.startswith("vm2 crashed") for n in notes(app)), "crash said"
+        )
+        said = next(n for n in notes(app) if n.startswith("vm2 crashed"))
+        assert "SIGKILL" in said, said
+        assert main_screen(app).shown_id == vm_id(app, "vm1")

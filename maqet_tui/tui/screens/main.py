@@ -72,6 +72,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         self.events: list[dict[str, Any]] = []
         self.want_select: str | None = None
         self._bindings_shown: tuple[Any, ...] | None = None
+        self._statuses: dict[str, str] | None = None  # as last seen, to notice crashes
 
     def refresh_bindings(self) -> None:
         """Tell the footer only when what it would show has changed.
@@ -136,6 +137,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
     # -- data hooks (called by the app) ------------------------------------------------------
     def vms_changed(self) -> None:
         vms = self.maqet.vms
+        self._tell_crashes(vms)
         self.marks &= set(vms)
         rows = self.rows()
         self.table.show(rows, self.maqet.stats, self.marks)
@@ -150,6 +152,17 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         self.selected_status = selected.get("status") if selected else None
         self.show_details(self.shown_vm, self.events[-RECENT:])
         self.refresh_bindings()
+
+    def _tell_crashes(self, vms: dict[str, VM]) -> None:
+        """A VM that crashed is said out loud: it may not be the one selected, or even listed."""
+        before = self._statuses
+        self._statuses = {i: str(vm.get("status")) for i, vm in vms.items()}
+        if before is None:  # the first load: crashes from before are history, not news
+            return
+        for i, vm in vms.items():
+            if vm.get("status") == "crashed" and before.get(i, "crashed") != "crashed":
+                reason = vm.get("last_error") or "no reason recorded"
+                self.maqet.notify(f"{vm['name']} crashed: {reason}", severity="error", timeout=10)
 
     def stats_changed(self) -> None:
         self.query_one(HostHeader).set_host(self.maqet.host)
