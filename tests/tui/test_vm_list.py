@@ -186,3 +186,24 @@ async def test_a_crash_elsewhere_is_notified(
         said = next(n for n in notes(app) if n.startswith("vm2 crashed"))
         assert "SIGKILL" in said, said
         assert main_screen(app).shown_id == vm_id(app, "vm1")
+
+
+async def test_the_selected_row_stays_visible_after_a_resize(
+    make_app: MakeApp, tiny_vm: TinyVM
+) -> None:
+    for i in range(1, 27):
+        tiny_vm(f"vm{i}")
+    app = make_app()
+    async with app.run_test(size=(80, 60)) as pilot:
+        await wait_until(pilot, lambda: len(table_names(app)) == 26, "all listed")
+        await pilot.press("G")
+        await wait_until(pilot, lambda: main_screen(app).shown_id == vm_id(app, "vm26"), "last")
+        await pilot.resize_terminal(80, 24)
+        t = table(app)
+        await wait_until(pilot, lambda: t.size.height < 20, "table shrank")
+
+        def shown() -> range:  # below the header line, as many rows as the table is high
+            return range(round(t.scroll_y), round(t.scroll_y) + t.size.height - 1)
+
+        await wait_until(pilot, lambda: t.cursor_row in shown(), "cursor visible")
+        assert t.selected_id == vm_id(app, "vm26")

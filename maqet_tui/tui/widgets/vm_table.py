@@ -146,6 +146,19 @@ class VMTable(DataTable[Text]):
     def on_resize(self, _event: events.Resize) -> None:
         if self._last is not None and name_width(self.size.width) != self._name_width:
             self.show(*self._last)
+        self.call_after_refresh(self.keep_cursor_visible)
+
+    def visible_rows(self) -> range:
+        """The row indices the viewport shows now."""
+        first = round(self.scroll_y)
+        return range(first, first + max(1, self.scrollable_content_region.height - 1))
+
+    def keep_cursor_visible(self) -> None:
+        """Scroll so the selected row is on screen (a smaller window can hide it)."""
+        row, rows = self.cursor_row, self.visible_rows()
+        if self._ids and row not in rows:
+            top = row if row < rows.start else row - len(rows) + 1
+            self.scroll_to(y=max(0, top), animate=False)
 
     def select_id(self, vm_id: str) -> bool:
         if vm_id not in self._ids:
