@@ -7,6 +7,7 @@ palette and the bulk actions on marked VMs all agree on what is possible.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 from typing import Any
@@ -83,6 +84,12 @@ def matches(vm: VM, text: str) -> bool:
     """The `/` filter: every word must appear in the name, the status or the id."""
     hay = f"{vm.get('name', '')} {vm.get('status', '')} {vm.get('id', '')}".lower()
     return all(word in hay for word in text.lower().split())
+
+
+def natural_key(vm: VM) -> tuple[tuple[int, int | str], ...]:
+    """Sort key by name with digit runs as numbers: vm2 before vm10, case ignored."""
+    parts = re.split(r"(\d+)", str(vm.get("name", "")).lower())
+    return tuple((1, int(p)) if p.isdigit() else (0, p) for p in parts if p)
 
 
 def command_line(vm: VM) -> tuple[str, bool]:

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from maqet_tui.common.vmstate import LIVE, QEMU_UP
 from maqet_tui.tui.messages import EventsLoaded, LogChunk
@@ -27,7 +27,7 @@ from maqet_tui.tui.screens.details import (
 )
 from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
-from maqet_tui.tui.vmview import matches
+from maqet_tui.tui.vmview import matches, natural_key
 from maqet_tui.tui.widgets.event_log import EventLog
 from maqet_tui.tui.widgets.host_header import HostHeader
 from maqet_tui.tui.widgets.log_view import LogView
@@ -73,6 +73,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         self.events: list[dict[str, Any]] = []
         self.want_select: str | None = None
         self._bindings_shown: tuple[Any, ...] | None = None
+        self._statuses: dict[str, str] | None = None  # as last seen, to notice crashes
 
     def refresh_bindings(self) -> None:
         """Tell the footer only when what it would show has changed.
@@ -100,11 +101,12 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             placeholder="filter: name, status or id  (esc clears)", id="filter", compact=True
         )
         yield VMTable(id="vms")
+        yield Static(id="nomatch")
         with TabbedContent(id="details"):
             for i, (tab, title) in enumerate(DETAIL_TABS, 1):
                 with TabPane(f"{i} {title}", id=f"tab-{tab}"):
                     yield make_pane(tab)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(VMTable).focus()
@@ -128,12 +130,19 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
     def shown_vm(self) -> VM | None:
         return self.maqet.vms.get(self.shown_id) if self.shown_id else None
 
+    def rows(self) -> list[VM]:
+        """The VMs the table shows: those the filter lets through, in natural name order."""
+        vms = [vm for vm in self.maqet.vms.values() if matches(vm, self.filter_text)]
+        return sorted(vms, key=natural_key)
+
     # -- data hooks (called by the app) ------------------------------------------------------
     def vms_changed(self) -> None:
         vms = self.maqet.vms
+        self._tell_crashes(vms)
         self.marks &= set(vms)
-        rows = [vm for vm in vms.values() if matches(vm, self.filter_text)]
+        rows = self.rows()
         self.table.show(rows, self.maqet.stats, self.marks)
+        self._show_no_match(bool(vms) and not rows)
         if self.want_select and self.table.select_id(self.want_select):
             self.want_select = None
         running = sum(1 for vm in vms.values() if vm.get("status") in QEMU_UP)
@@ -145,10 +154,20 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         self.show_details(self.shown_vm, self.events[-RECENT:])
         self.refresh_bindings()
 
+    def _tell_crashes(self, vms: dict[str, VM]) -> None:
+        """A VM that crashed is said out loud: it may not be the one selected, or even listed."""
+        before = self._statuses
+        self._statuses = {i: str(vm.get("status")) for i, vm in vms.items()}
+        if before is None:  # the first load: crashes from before are history, not news
+            return
+        for i, vm in vms.items():
+            if vm.get("status") == "crashed" and before.get(i, "crashed") != "crashed":
+                reason = vm.get("last_error") or "no reason recorded"
+                self.maqet.notify(f"{vm['name']} crashed: {reason}", severity="error", timeout=10)
+
     def stats_changed(self) -> None:
         self.query_one(HostHeader).set_host(self.maqet.host)
-        rows = [vm for vm in self.maqet.vms.values() if matches(vm, self.filter_text)]
-        self.table.show(rows, self.maqet.stats, self.marks)
+        self.table.show(self.rows(), self.maqet.stats, self.marks)
         vm = self.shown_vm
         if vm is not None and vm.get("status") in LIVE:
             self.query_one(OverviewPane).show(vm, self.events[-RECENT:])
@@ -201,6 +220,9 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             if isinstance(self.focused, Input):
                 return False
             return bool(self.applicable(action))
+        if action in self.REFUSALS:
+            refused = self.REFUSALS[action]
+            return not isinstance(self.focused, Input) and not self.check_action(refused, ())
         typing = isinstance(self.focused, Input)
         if action == "mark":
             return self.selected_id is not None and not typing
@@ -223,10 +245,17 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         box.add_class("-shown")
         box.focus()
 
+    def _show_no_match(self, none: bool) -> None:
+        note = self.query_one("#nomatch", Static)
+        if none:
+            note.update(f"no VM matches '{self.filter_text}'  (esc clears the filter)")
+        note.set_class(none, "-shown")
+
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
         self.vms_changed()
+        self.table.select_row(0)  # a new filter starts at its first match
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

@@ -33,15 +33,19 @@ class VMActionsMixin:
     ACTION_BINDINGS: ClassVar[list[Binding]] = [
         Binding("s", "start", "Start"),
         Binding("S", "stop", "Stop", key_display="S"),
-        Binding("F", "force_stop", "Force stop", key_display="F", show=False),
+        Binding("F", "force_stop", "Force", key_display="F", tooltip="Force stop (QEMU quits)"),
         Binding("p", "pause", "Pause"),
         Binding("r", "resume", "Resume"),
-        Binding("R", "reset", "Reset", key_display="R", show=False),
+        Binding("R", "reset", "Reset", key_display="R"),
         Binding("D", "delete", "Delete", key_display="D"),
-        Binding("e", "edit", "Edit", show=False),
-        Binding("a", "add", "Add VM", key_display="a"),
+        Binding("e", "edit", "Edit"),
+        # `e` where editing cannot apply: says why instead of doing nothing (not in the footer).
+        Binding("e", "edit_refused", "", show=False),
+        Binding("a", "add", "Add", key_display="a", tooltip="Add a VM"),
     ]
     VM_ACTIONS: ClassVar[frozenset[str]] = frozenset(ALLOWED)
+    # Hidden fallbacks: allowed exactly when their action is not.
+    REFUSALS: ClassVar[dict[str, str]] = {"edit_refused": "edit"}
 
     # Provided by the screen this is mixed into.
     marks: set[str]
@@ -170,6 +174,11 @@ class VMActionsMixin:
             return self.maqet.require_manager().set_config(vm_id, config)
 
         self.maqet.push_screen(VMFormScreen(save, vms[0]), self._form_done)
+
+    def action_edit_refused(self) -> None:
+        vm = self.maqet.vms.get(self.selected_id or "")
+        if vm is not None:
+            self.maqet.notify(f"{vm['name']} is {vm.get('status')}: stop it to edit", timeout=4)
 
     def _form_done(self, vm: VM | None) -> None:
         if vm is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
@@ -32,15 +33,33 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("uptime", "UPTIME"),
 )
 MARK = "*"
+# What the columns other than NAME take at most, padding included ("stopping", "99:59:59"...),
+# and room for the vertical scrollbar: NAME gets the rest, so a long name never pushes STATUS,
+# MEM, CPU% or UPTIME off an 80-column terminal.
+OTHER_COLUMNS = 52
+SCROLLBAR = 2
+NAME_MIN, NAME_MAX = 8, 40
 
 
-def row_cells(vm: VM, stats: Stats, marked: bool, now: float | None = None) -> list[Text]:
+def name_width(table_width: int) -> int:
+    """How wide NAME may be in a table `table_width` cells wide."""
+    return max(NAME_MIN, min(NAME_MAX, table_width - OTHER_COLUMNS - SCROLLBAR))
+
+
+def fit_name(name: str, width: int) -> str:
+    """`name` cut to `width` cells, the cut shown by an ellipsis."""
+    return name if len(name) <= width else name[: max(1, width - 1)] + "…"
+
+
+def row_cells(
+    vm: VM, stats: Stats, marked: bool, now: float | None = None, width: int = NAME_MAX
+) -> list[Text]:
     cfg = vm.get("config") or {}
     status = str(vm.get("status", "?"))
     sample = stats.get(vm["id"]) if vm.get("qemu_pid") else None
     return [
         Text(MARK if marked else " ", style="bold magenta"),
-        Text(str(vm["name"]), style="bold" if marked else ""),
+        Text(fit_name(str(vm["name"]), width), style="bold" if marked else ""),
         Text(status, style=STATUS_STYLE.get(status, "")),
         Text(str(cfg.get("cpus", "?")), justify="right"),
         Text(fmt_mib(int(cfg.get("memory", 0))), justify="right"),
@@ -54,6 +73,8 @@ class VMTable(DataTable[Text]):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "first", "First VM", show=False),
+        Binding("G,end", "last", "Last VM", show=False),
     ]
 
     @dataclass
@@ -67,6 +88,8 @@ class VMTable(DataTable[Text]):
         self._ids: list[str] = []
         self._cells: dict[str, list[Text]] = {}
         self._reported: str | None = None
+        self._name_width = NAME_MAX
+        self._last: tuple[list[VM], Stats, set[str]] | None = None
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -85,16 +108,21 @@ class VMTable(DataTable[Text]):
     def show(self, vms: Iterable[VM], stats: Stats, marks: set[str]) -> None:
         """Make the table show exactly `vms`, in order, keeping the cursor on the same VM."""
         vms = list(vms)
+        self._last = (vms, stats, set(marks))
         now = time.time()
         ids = [str(vm["id"]) for vm in vms]
-        if ids != self._ids:
+        width = name_width(self.size.width) if self.size.width else NAME_MAX
+        if ids != self._ids or width != self._name_width:
+            self._name_width = width
             keep = self.selected_id
             index = self.cursor_row
             with self.prevent(DataTable.RowHighlighted):
                 self.clear()
+                for column in self.columns.values():  # measured afresh: a gone VM's long
+                    column.content_width = column.label.cell_len  # name no longer counts
                 self._cells = {}
                 for vm in vms:
-                    cells = row_cells(vm, stats, vm["id"] in marks, now)
+                    cells = row_cells(vm, stats, vm["id"] in marks, now, width)
                     self._cells[vm["id"]] = cells
                     self.add_row(*cells, key=vm["id"])
                 self._ids = ids
@@ -104,7 +132,7 @@ class VMTable(DataTable[Text]):
                     self.move_cursor(row=max(0, min(index, len(ids) - 1)), animate=False)
         else:
             for vm in vms:
-                cells = row_cells(vm, stats, vm["id"] in marks, now)
+                cells = row_cells(vm, stats, vm["id"] in marks, now, width)
                 old = self._cells.get(vm["id"], [])
                 for (key, _label), new, before in zip(COLUMNS, cells, old, strict=False):
                     if (new.plain, new.style) != (before.plain, before.style):
@@ -115,12 +143,41 @@ class VMTable(DataTable[Text]):
                 self._cells[vm["id"]] = cells
         self._report()
 
+    def on_resize(self, _event: events.Resize) -> None:
+        if self._last is not None and name_width(self.size.width) != self._name_width:
+            self.show(*self._last)
+        self.call_after_refresh(self.keep_cursor_visible)
+
+    def visible_rows(self) -> range:
+        """The row indices the viewport shows now."""
+        first = round(self.scroll_y)
+        return range(first, first + max(1, self.scrollable_content_region.height - 1))
+
+    def keep_cursor_visible(self) -> None:
+        """Scroll so the selected row is on screen (a smaller window can hide it)."""
+        row, rows = self.cursor_row, self.visible_rows()
+        if self._ids and row not in rows:
+            top = row if row < rows.start else row - len(rows) + 1
+            self.scroll_to(y=max(0, top), animate=False)
+
     def select_id(self, vm_id: str) -> bool:
         if vm_id not in self._ids:
             return False
         self.move_cursor(row=self._ids.index(vm_id))
         self._report()
         return True
+
+    def select_row(self, index: int) -> None:
+        """Put the cursor on row `index` (clamped); nothing when the table is empty."""
+        if self._ids:
+            self.move_cursor(row=max(0, min(index, len(self._ids) - 1)), animate=False)
+            self._report()
+
+    def action_first(self) -> None:
+        self.select_row(0)
+
+    def action_last(self) -> None:
+        self.select_row(len(self._ids) - 1)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._report()
