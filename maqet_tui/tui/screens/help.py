@@ -19,6 +19,7 @@ from textual.widgets import Static
 Section = tuple[str, Iterable[BindingType]]
 EXTRA: list[tuple[str, str, str]] = [
     ("VM list", "j / k", "Down / up (arrows too)"),
+    ("VM list", "g / G", "First / last VM (home, end)"),
     ("Details", "tab", "Next pane (shift+tab: back)"),
     ("QMP pane", "↑ / ↓", "History"),
     ("Console pane", "↑ / ↓", "Line history"),
