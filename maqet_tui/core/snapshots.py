@@ -43,21 +43,26 @@ def _qcow2_disks(vm: dict[str, Any]) -> list[Path]:
     return found
 
 
+def snapshot_entry(snap: dict[str, Any]) -> dict[str, Any]:
+    """One snapshot as `qemu-img info --output=json` lists it, in our terms. The guest clock
+    comes in two fields (whole seconds, and the nanoseconds past them)."""
+    clock = int(snap.get("vm-clock-sec", 0)) * 1_000_000_000 + int(snap.get("vm-clock-nsec", 0))
+    return {
+        "tag": snap["name"],
+        "vm_state_size": snap.get("vm-state-size", 0),
+        "date": snap.get("date-sec"),
+        "vm_clock_ns": clock,
+        "disks": [],
+    }
+
+
 def list_snapshots(manager: Manager, ident: str) -> list[dict[str, Any]]:
+    """Every snapshot tag of the VM's qcow2 disks, in creation order, with the disks holding it."""
     vm = manager.get(ident)
     by_tag: dict[str, dict[str, Any]] = {}
     for disk in _qcow2_disks(vm):
         for snap in image_info(disk).get("snapshots", []):
-            entry = by_tag.setdefault(
-                snap["name"],
-                {
-                    "tag": snap["name"],
-                    "vm_state_size": snap.get("vm-state-size", 0),
-                    "date": snap.get("date-sec"),
-                    "vm_clock_ns": snap.get("vm-clock-nsec", 0),
-                    "disks": [],
-                },
-            )
+            entry = by_tag.setdefault(snap["name"], snapshot_entry(snap))
             entry["disks"].append(str(disk))
     return list(by_tag.values())  # the image's own order: creation order
 
