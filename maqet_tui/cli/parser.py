@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from maqet_tui.cli.common import NAME, NEW_NAME
-from maqet_tui.cli.more import add_parsers
+from maqet_tui.cli.definitions import add_parsers
 from maqet_tui.protocol import wire as proto
 
 

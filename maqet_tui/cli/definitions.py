@@ -1,4 +1,4 @@
-"""CLI subcommands for definitions, disks and snapshots (kept apart so cli.py stays one job)."""
+"""Definitions, disks and snapshots on the command line: export, set, snapshot, screendump."""
 
 from __future__ import annotations
 

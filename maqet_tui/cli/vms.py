@@ -1,0 +1,121 @@
+"""VM definitions on the command line: add, ls, show, rm, and the demo VM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from maqet_tui.cli.common import manager
+from maqet_tui.common.errors import MaqetError
+from maqet_tui.common.vmstate import fmt_uptime
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    keys = (
+        "memory",
+        "cpus",
+        "accel",
+        "machine",
+        "binary",
+        "kernel",
+        "initrd",
+        "append",
+        "disks",
+        "qemu_args",
+    )
+    config = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    from maqet_tui.core.definitions import add_from_files, add_with_disks
+    from maqet_tui.core.peer_yaml import NewDisk
+
+    m = manager(args)
+    if args.from_files:
+        if config or args.new_disk:
+            raise MaqetError("--from cannot be combined with other definition options")
+        vm = add_from_files(m, [Path(f) for f in args.from_files], args.name, print)
+    elif args.new_disk:
+        disks = [
+            NewDisk(f"disk{i}", size, None, None, "virtio", "disk")
+            for i, size in enumerate(args.new_disk)
+        ]
+        vm = add_with_disks(m, args.name, config, disks, print)
+    else:
+        vm = m.add(args.name, config)
+    print(f"added {vm['name']} ({vm['id']})")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    vms = manager(args).list()
+    if args.json:
+        print(json.dumps(vms, indent=2))
+        return 0
+    rows = [("NAME", "ID", "STATUS", "CPUS", "MEM", "QEMU PID", "UPTIME", "LAST ERROR")]
+    for vm in vms:
+        c = vm["config"]
+        rows.append(
+            (
+                vm["name"],
+                vm["id"],
+                vm["status"],
+                str(c["cpus"]),
+                f"{c['memory']}M",
+                str(vm["qemu_pid"] or "-"),
+                fmt_uptime(vm),
+                vm["last_error"] or "",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from maqet_tui.core.accel import accel_in_use
+
+    vm = manager(args).get(args.name)
+    # config.accel says what was asked for (`auto`); this is what the running QEMU got.
+    vm["accel_in_use"] = accel_in_use(vm)
+    if args.json:
+        print(json.dumps(vm, indent=2))
+        return 0
+    keys = ("name", "id", "status", "last_error", "qemu_pid", "runner_pid", "socket_path")
+    for k in (*keys, "accel_in_use"):
+        print(f"{k + ':':13} {vm[k] if vm[k] is not None else '-'}")
+    print(f"{'uptime:':13} {fmt_uptime(vm)}")
+    print("config:")
+    for k, v in vm["config"].items():
+        print(f"  {k + ':':11} {v}")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    vm = manager(args).remove(args.name, force=args.force, delete_disks=args.delete_disks)
+    print(f"removed {vm['name']}")
+    for path in vm["kept"]:
+        print(f"kept its disks in {path} (rm --delete-disks removes them)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from maqet_tui.core.demo import ensure_demo
+
+    def step(text: str, fraction: float | None) -> None:
+        print(f"  {text}" if fraction is None else f"  [{fraction:4.0%}] {text}", file=sys.stderr)
+
+    vm, created = ensure_demo(manager(args), step)
+    verb = "added" if created else "already defined:"
+    print(f"{verb} {vm['name']} ({vm['id']}); start it with: maqet-tui start {vm['name']}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "add": cmd_add,
+    "ls": cmd_ls,
+    "show": cmd_show,
+    "rm": cmd_rm,
+    "demo": cmd_demo,
+}
