@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from maqet_tui.core import guest_image as gi
-from tests.unit.test_guest_image import parse_newc
+from tests.unit.core.test_guest_image import parse_newc
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from maqet_tui.core import guest_image as gi
-from tests.unit.test_guest_image import FAKE_BUSYBOX, FAKE_BUTTON, FAKE_EVDEV, parse_newc
+from tests.unit.core.test_guest_image import FAKE_BUSYBOX, FAKE_BUTTON, FAKE_EVDEV, parse_newc
 
 FAKE_KVER = "9.9.9-test"
 FAKE_KERNEL_PKG = f"linux-image-{FAKE_KVER}"

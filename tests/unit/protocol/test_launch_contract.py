@@ -9,7 +9,7 @@ from pathlib import Path
 from maqet_tui.core.config import VMConfig, build_argv
 from maqet_tui.protocol.launch import FD_PLACEHOLDERS, QMP_FD, SERIAL_FD, fill_fds
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_argv_carries_the_placeholders_the_runner_fills() -> None:

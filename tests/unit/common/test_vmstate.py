@@ -11,7 +11,7 @@ from pathlib import Path
 from maqet_tui.common import vmstate
 from maqet_tui.common.vmstate import Status
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NAMES = frozenset(s.value for s in Status)
 QUOTED = re.compile("['\"](" + "|".join(sorted(NAMES)) + ")['\"]")
 
