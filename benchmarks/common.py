@@ -112,7 +112,7 @@ class BenchEnv:
 
     def home(self, name: str) -> Path:
         h = self.root / name
-        h.mkdir(parents=True, exist_ok=True)
+        h.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.homes.append(h)
         return h
 

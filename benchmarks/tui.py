@@ -28,7 +28,7 @@ STOPPED = [f"a{i:03d}" for i in range(40)]
 RUNNING = [f"z{i:03d}" for i in range(10)]
 HELPER = """
 import sys, time
-from maqet_tui.ipc_client import call
+from maqet_tui.core.ipc_client import call
 for line in sys.stdin:
     method, path = line.split()
     t0 = time.monotonic(); call(path, method, {}, timeout=10); t1 = time.monotonic()
