@@ -22,6 +22,7 @@ from maqet_tui.tui.commands import VMCommands
 from maqet_tui.tui.demo_builder import DemoBuilder
 from maqet_tui.tui.messages import (
     BootFailed,
+    BulkFinished,
     DemoFinished,
     DemoProgress,
     EventsLoaded,
@@ -266,6 +267,13 @@ class MaqetApp(App[None]):
             self.notify(msg.done, timeout=3)
         else:
             self.notify(f"{msg.what} failed: {msg.error}", severity="error", timeout=10)
+        self.poke_store()
+
+    def on_bulk_finished(self, msg: BulkFinished) -> None:
+        if msg.failed:
+            self.notify(msg.text, severity="error", timeout=10)
+        else:
+            self.notify(msg.text, timeout=4)
         self.poke_store()
 
     # -- app-wide keys -----------------------------------------------------------------------

@@ -94,6 +94,15 @@ class OpFinished(Message):
 
 
 @dataclass
+class BulkFinished(Message):
+    """An action on several VMs ended; `text` sums it up, naming each VM that failed."""
+
+    text: str
+    failed: bool
+    vm_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ConsoleOpened(Message):
     """The console stream `generation` of `vm_id` is subscribed; keystrokes can go."""
 

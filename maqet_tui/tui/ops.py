@@ -2,18 +2,21 @@
 
 Each call is one manager call on a daemon thread (see services.threads): the UI stays live while a
 start waits for QMP or a stop waits for the guest, and a failure becomes one line, never a
-traceback.
+traceback. An action on one VM says how it went in one notification; an action on several
+(marked) VMs runs them side by side and says how they went in one summary when the last is done
+("started 9 of 10: web-3 failed: ..."), not one toast per VM over the list.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.protocol import wire as proto
-from maqet_tui.tui.messages import OpFinished
+from maqet_tui.tui.messages import BulkFinished, OpFinished
 from maqet_tui.tui.services.threads import run_blocking
 
 if TYPE_CHECKING:
@@ -21,6 +24,15 @@ if TYPE_CHECKING:
     from maqet_tui.tui.app import MaqetApp
 
 STOP_TIMEOUT = proto.STOP_TIMEOUT_DEFAULT
+PAST = {
+    "start": "started",
+    "stop": "stopped",
+    "force stop": "force-stopped",
+    "pause": "paused",
+    "resume": "resumed",
+    "reset": "reset",
+    "delete": "deleted",
+}
 
 
 def error_text(exc: BaseException) -> str:
@@ -28,6 +40,14 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, MaqetError):
         return str(exc)
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def summary(past: str, total: int, failures: list[tuple[str, str]]) -> str:
+    """One line for a bulk action: "started 9 of 10: web-3 failed: <reason>"."""
+    line = f"{past} {total - len(failures)} of {total}"
+    if failures:
+        line += ": " + "; ".join(f"{name} failed: {reason}" for name, reason in failures)
+    return line
 
 
 class Ops:
@@ -54,6 +74,9 @@ class Ops:
     def _each(
         self, verb: str, state: str, vms: list[dict[str, Any]], fn: Callable[..., Any], *args: Any
     ) -> None:
+        if len(vms) > 1:
+            self._bulk(verb, vms, fn, *args)
+            return
         for vm in vms:
             self.run(
                 f"{verb} {vm['name']}",
@@ -63,6 +86,26 @@ class Ops:
                 *args,
                 vm_ids=[vm["id"]],
             )
+
+    def _bulk(
+        self, verb: str, vms: list[dict[str, Any]], fn: Callable[..., Any], *args: Any
+    ) -> None:
+        """All of `vms` at once, then one summary (the order of failures is the order given)."""
+        ids = [str(vm["id"]) for vm in vms]
+
+        async def job() -> None:
+            outcomes = await asyncio.gather(
+                *(run_blocking(fn, vm_id, *args) for vm_id in ids), return_exceptions=True
+            )
+            failures = [
+                (str(vm["name"]), error_text(out))
+                for vm, out in zip(vms, outcomes, strict=True)
+                if isinstance(out, BaseException)
+            ]
+            text = summary(PAST.get(verb, f"{verb}:"), len(vms), failures)
+            self.app.post_message(BulkFinished(text, bool(failures), ids))
+
+        self.app.run_worker(job(), name=f"{verb} {len(vms)} VMs", group="ops", exit_on_error=False)
 
     def start(self, vms: list[dict[str, Any]]) -> None:
         self._each("start", "is running", vms, self.manager.start)

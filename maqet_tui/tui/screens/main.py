@@ -147,7 +147,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             self.want_select = None
         running = sum(1 for vm in vms.values() if vm.get("status") in QEMU_UP)
         header = self.query_one(HostHeader)
-        header.set_counts(running, len(vms))
+        header.set_counts(running, len(vms), len(self.marks))
         header.set_host(self.maqet.host)
         selected = self.maqet.vms.get(self.selected_id or "")
         self.selected_status = selected.get("status") if selected else None

@@ -3,6 +3,11 @@
 Destructive actions sit on shifted keys (S, F, R, D) and ask first; start and stop apply to the
 marked VMs when any are marked, otherwise to the selected one. Everything lands in `Ops`, which
 runs it off the UI thread.
+
+Marks outlive the filter: a bulk action reaches every marked VM, shown or not. A lab engineer
+marks web-1..web-5, filters for db to mark db-1, presses `s` and means all six; acting on the
+shown ones only would silently drop marks the filter hides. Because that is easy to forget, the
+action says so as it starts: "start: 6 marked VMs (5 hidden by the filter)".
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from textual.binding import Binding
 from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.screens.vm_form import VMFormScreen
-from maqet_tui.tui.vmview import ALLOWED, allowed
+from maqet_tui.tui.vmview import ALLOWED, allowed, natural_key
 
 if TYPE_CHECKING:
     from maqet_tui.tui.app import MaqetApp
@@ -66,8 +71,8 @@ class VMActionsMixin:
 
     def targets(self, action: str) -> list[VM]:
         vms = self.maqet.vms
-        if action in BULK and self.marks:
-            return [vms[i] for i in self.table.ids if i in self.marks and i in vms]
+        if action in BULK and self.marks:  # all marks, the filter notwithstanding (see above)
+            return sorted((vms[i] for i in self.marks if i in vms), key=natural_key)
         vm = vms.get(self.selected_id) if self.selected_id else None
         return [vm] if vm is not None else []
 
@@ -90,14 +95,22 @@ class VMActionsMixin:
 
         self.maqet.push_screen(ConfirmScreen(title, body, label, value), done)
 
-    def _after_bulk(self, action: str) -> None:
+    def _after_bulk(self, action: str, vms: list[VM]) -> None:
+        """Marks are used up by the action; say what it reaches, hidden marks included."""
         if action in BULK and self.marks:
+            marked = len(self.marks)
+            hidden = sum(1 for vm in vms if vm["id"] not in self.table.ids)
+            line = f"{action.replace('_', ' ')}: {len(vms)}"
+            line += f" of {marked} marked VMs" if len(vms) < marked else " marked VMs"
+            if hidden:
+                line += f" ({hidden} hidden by the filter)"
+            self.maqet.notify(line, timeout=4)
             self.marks.clear()
             self.maqet.refresh_main()
 
     def action_start(self) -> None:
         vms = self.applicable("start")
-        self._after_bulk("start")
+        self._after_bulk("start", vms)
         self.maqet.ops.start(vms)
 
     def action_stop(self) -> None:
@@ -122,7 +135,7 @@ class VMActionsMixin:
             )
 
     def _stop(self, vms: list[VM], force: bool) -> None:
-        self._after_bulk("force_stop" if force else "stop")
+        self._after_bulk("force_stop" if force else "stop", vms)
         self.maqet.ops.stop(vms, force=force)
 
     def action_pause(self) -> None:

@@ -1,4 +1,4 @@
-"""The top line: which host this is and how loaded it is, plus how many VMs run.
+"""The top line: which host this is and how loaded it is, how many VMs run, how many are marked.
 
 Over SSH on a lab host, "where am I and how busy is it" is the first question; the line answers it
 without a keypress.
@@ -27,6 +27,7 @@ class HostHeader(Static):
         self.host: HostSample | None = FROZEN if frozen else None
         self.running = 0
         self.total: int | None = None
+        self.marked = 0
 
     def on_mount(self) -> None:
         self._render_line()
@@ -39,9 +40,9 @@ class HostHeader(Static):
             self.host = host
             self._render_line()
 
-    def set_counts(self, running: int, total: int) -> None:
-        if (running, total) != (self.running, self.total):
-            self.running, self.total = running, total
+    def set_counts(self, running: int, total: int, marked: int = 0) -> None:
+        if (running, total, marked) != (self.running, self.total, self.marked):
+            self.running, self.total, self.marked = running, total, marked
             self._render_line()
 
     def _variants(self) -> list[Text]:
@@ -52,6 +53,8 @@ class HostHeader(Static):
             vms = Text("loading…", style="dim")
         else:
             vms = Text(f"VMs {self.running}/{self.total} running", style="bold")
+            if self.marked:  # in every variant: what a bulk action will reach matters most
+                vms.append(f" · {self.marked} marked", style="bold magenta")
         h = self.host
         if h is None:
             return [Text(" │ ").join([head, vms])]
