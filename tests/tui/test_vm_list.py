@@ -178,7 +178,9 @@ async def test_a_crash_elsewhere_is_notified(
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: status_cell(app, "vm2") == "running", "vm2 running")
-        assert main_screen(app).shown_id == vm_id(app, "vm1")
+        await wait_until(
+            pilot, lambda: main_screen(app).shown_id == vm_id(app, "vm1"), "vm1 selected"
+        )
         os.kill(qemu_pid, signal.SIGKILL)
         await wait_until(
             pilot, lambda: any(n.startswith("vm2 crashed") for n in notes(app)), "crash said"
