@@ -19,6 +19,7 @@ from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core.disk_spec import (
     SCSI_CONTROLLER,
+    absolute_path,
     disk_args,
     normalize_disk,
     normalize_share,
@@ -140,16 +141,7 @@ def _int(key: str, value: object, lo: int, hi: int) -> int:
 
 
 def _path(key: str, value: object, base: Path | None, check_exists: bool) -> str:
-    text = _text(key, value, allow_dash=False)
-    p = Path(text).expanduser()
-    if not p.is_absolute():
-        p = (base or Path.cwd()) / p
-    p = Path(os.path.normpath(p))
-    if "," in str(p):
-        # QEMU option syntax splits on commas; a path with one would need escaping everywhere.
-        raise ConfigError(
-            f"{key}: path {clip(str(p))} must not contain a comma", field=top_field(key)
-        )
+    p = absolute_path(key, _text(key, value, allow_dash=False), base)
     if check_exists:
         require_existing(key, p, "file")
     return str(p)

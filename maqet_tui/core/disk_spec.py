@@ -44,12 +44,10 @@ def _named(key: str, entry: dict[str, Any], out: dict[str, Any]) -> dict[str, An
     return out
 
 
-def _check_path(key: str, value: object, base: Path | None, must_exist: bool, kind: str) -> str:
-    if not isinstance(value, str) or not value or "\0" in value or "\n" in value:
-        raise ConfigError(f"{key}: expected a path", field=top_field(key))
-    if value.startswith("-"):
-        raise ConfigError(f"{key}: {clip(value)} must not start with '-'", field=top_field(key))
-    p = Path(value).expanduser()
+def absolute_path(key: str, text: str, base: Path | None) -> Path:
+    """`text` as an absolute, normalised path (relative to `base`, else the working directory).
+    QEMU's option syntax splits on commas, so a path with one is refused rather than escaped."""
+    p = Path(text).expanduser()
     if not p.is_absolute():
         p = (base or Path.cwd()) / p
     p = Path(os.path.normpath(p))
@@ -57,6 +55,15 @@ def _check_path(key: str, value: object, base: Path | None, must_exist: bool, ki
         raise ConfigError(
             f"{key}: path {clip(str(p))} must not contain a comma", field=top_field(key)
         )
+    return p
+
+
+def _check_path(key: str, value: object, base: Path | None, must_exist: bool, kind: str) -> str:
+    if not isinstance(value, str) or not value or "\0" in value or "\n" in value:
+        raise ConfigError(f"{key}: expected a path", field=top_field(key))
+    if value.startswith("-"):
+        raise ConfigError(f"{key}: {clip(value)} must not start with '-'", field=top_field(key))
+    p = absolute_path(key, value, base)
     if must_exist:
         require_existing(key, p, kind)
     return str(p)
