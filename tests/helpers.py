@@ -10,10 +10,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from maqet_tui.common.procs import is_alive
 
 T = TypeVar("T")
 
@@ -140,3 +142,15 @@ def remove_env(env: Env) -> None:
     shutil.rmtree(env.home, ignore_errors=True)
     shutil.rmtree(env.runtime, ignore_errors=True)
     assert not env.home.exists() and not env.runtime.exists()
+
+
+@contextlib.contextmanager
+def sigstopped(pid: int, started: int | None = None) -> Iterator[None]:
+    """`pid` stopped by SIGSTOP for the block, continued after it whatever happened (unless it
+    is gone, or is no longer the process started at `started`)."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        if is_alive(pid, started):
+            os.kill(pid, signal.SIGCONT)

@@ -15,7 +15,7 @@ import pytest
 from maqet_tui.common.procs import is_alive, wait_gone
 from maqet_tui.core.liveness import find_runner
 from maqet_tui.core.manager import Manager
-from tests.helpers import Env, run_cli
+from tests.helpers import Env, run_cli, sigstopped
 
 TinyVM = Callable[..., dict[str, Any]]
 
@@ -25,12 +25,8 @@ def frozen(manager: Manager, tiny_vm: TinyVM) -> Iterator[dict[str, Any]]:
     """vm1 running, its runner SIGSTOPped (continued again at the end, whatever happened)."""
     tiny_vm("vm1")
     vm = manager.start("vm1")
-    os.kill(vm["runner_pid"], signal.SIGSTOP)
-    try:
+    with sigstopped(vm["runner_pid"], vm["runner_started"]):
         yield vm
-    finally:
-        if is_alive(vm["runner_pid"], vm["runner_started"]):
-            os.kill(vm["runner_pid"], signal.SIGCONT)
 
 
 def test_force_stop_of_a_frozen_runner_kills_it_in_seconds(

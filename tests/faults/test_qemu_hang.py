@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from maqet_tui.common.errors import IPCError
-from maqet_tui.common.procs import is_alive
 from maqet_tui.core import ipc_client
 from maqet_tui.core.manager import Manager
-from tests.helpers import Env, run_cli, wait_for
+from tests.helpers import Env, run_cli, sigstopped, wait_for
 
 TinyVM = Callable[..., dict[str, Any]]
 
@@ -25,12 +24,8 @@ def frozen(manager: Manager, tiny_vm: TinyVM) -> Iterator[dict[str, Any]]:
     """A running tiny VM whose QEMU is SIGSTOPped; continued at the end whatever happened."""
     tiny_vm("vm1")
     vm = manager.start("vm1")
-    os.kill(vm["qemu_pid"], signal.SIGSTOP)
-    try:
+    with sigstopped(vm["qemu_pid"]):
         yield vm
-    finally:
-        if is_alive(vm["qemu_pid"]):
-            os.kill(vm["qemu_pid"], signal.SIGCONT)
 
 
 def qemu_status(manager: Manager) -> str | None:
