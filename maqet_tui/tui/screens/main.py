@@ -169,17 +169,23 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
 
     def stats_changed(self) -> None:
         self.query_one(HostHeader).set_host(self.maqet.host)
+        history = self.maqet.history
+        self.table.set_trends(
+            {
+                i: spark(history.series(i, "cpu", last=TREND_WIDTH), TREND_WIDTH)
+                for i in history.vm_ids()
+            }
+        )
         self.table.show(self.rows(), self.maqet.stats, self.marks)
         vm = self.shown_vm
         if vm is not None and vm.get("status") in LIVE:
             self.query_one(OverviewPane).show(vm, self.events[-RECENT:])
 
     def history_changed(self, vm_id: str) -> None:
-        """A `stats` sample (or a replay) of `vm_id` came: its trend cell, and the Stats tab."""
-        history = self.maqet.history
-        self.table.set_trend(vm_id, spark(history.series(vm_id, "cpu"), TREND_WIDTH))
-        if vm_id == self.shown_id:
-            self.query_one(StatsPane).show(self.shown_vm, history.samples(vm_id))
+        """A `stats` sample (or a replay) of `vm_id` came: the Stats tab, if it shows `vm_id`.
+        The table's trends follow at the next stats repaint, so samples cost no repaint each."""
+        if vm_id == self.shown_id and self.detail_tab == "tab-stats":
+            self.query_one(StatsPane).show(self.shown_vm, self.maqet.history.samples(vm_id))
 
     def events_loaded(self, msg: EventsLoaded) -> None:
         if msg.vm_id != self.shown_id:

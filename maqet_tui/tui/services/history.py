@@ -27,14 +27,15 @@ class StatsHistory:
         else:
             self._vms.setdefault(vm_id, deque(maxlen=self.keep)).append(data)
 
+    def vm_ids(self) -> list[str]:
+        return list(self._vms)
+
     def samples(self, vm_id: str | None) -> list[Sample]:
         return list(self._vms.get(vm_id, ())) if vm_id is not None else []
 
     def series(self, vm_id: str | None, *keys: str, last: int | None = None) -> list[float]:
         """One number per sample: the sum of `keys` (a missing or null value counts 0)."""
-        samples = self.samples(vm_id)
-        if last is not None:
-            samples = samples[-last:]
+        samples = self.samples(vm_id)[-last:] if last else self.samples(vm_id)
         return [float(sum(s.get(k) or 0 for k in keys)) for s in samples]
 
     def keep_only(self, vm_ids: Iterable[str]) -> None:

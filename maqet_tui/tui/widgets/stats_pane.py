@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from maqet_tui.common.vmstate import LIVE
+from maqet_tui.tui.services.history import StatsHistory
 from maqet_tui.tui.vmview import fmt_bytes, fmt_cpu
 
 Sample = dict[str, Any]
@@ -47,7 +48,7 @@ class StatsPane(VerticalScroll):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.vm_id: str | None = None
+        self.vm: dict[str, Any] | None = None
         self.points = 0  # samples shown (tests wait on it)
 
     def compose(self) -> ComposeResult:
@@ -56,9 +57,15 @@ class StatsPane(VerticalScroll):
             yield Static(title, id=f"stats-{plot}-title", classes="stats-title")
             yield Sparkline([], id=f"stats-{plot}", summary_function=max)
 
+    def on_show(self) -> None:
+        """Samples that came while another tab showed (they are not plotted unseen)."""
+        history = getattr(self.app, "history", None)
+        if isinstance(history, StatsHistory):
+            self.show(self.vm, history.samples(str(self.vm["id"]) if self.vm else None))
+
     def show(self, vm: dict[str, Any] | None, samples: list[Sample]) -> None:
         """Plot `samples` of `vm` (all of them: the pane is shown afresh on each change)."""
-        self.vm_id = str(vm["id"]) if vm else None
+        self.vm = vm
         self.points = len(samples)
         if vm is None:
             status = "no VM selected"

@@ -123,15 +123,10 @@ class VMTable(DataTable[Text]):
             return None
         return self._trends.get(str(vm["id"]), "") if vm.get("qemu_pid") else ""
 
-    def set_trend(self, vm_id: str, trend: str) -> None:
-        """The CPU sparkline of `vm_id`; its cell changes in place (when the column shows)."""
-        self._trends[vm_id] = trend
-        cells = self._cells.get(vm_id)
-        if self._wide and cells is not None:
-            text = trend.rjust(TREND_WIDTH)
-            if cells[-1].plain != text:
-                cells[-1] = Text(text, style="green")
-                self.update_cell(vm_id, TREND[0], cells[-1])
+    def set_trends(self, trends: dict[str, str]) -> None:
+        """The CPU sparklines by VM id, shown by the next `show` (which changes only the cells
+        that differ, in the same pass as the CPU and RSS figures)."""
+        self._trends = trends
 
     @property
     def selected_id(self) -> str | None:
