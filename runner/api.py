@@ -88,7 +88,7 @@ class RunnerAPI:
         raise RequestError(proto.UNKNOWN_METHOD, f"unknown method {method!r}")
 
     def _subscribe(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
-        topics = params.get("topics", list(proto.TOPICS))
+        topics = params.get("topics", list(proto.DEFAULT_TOPICS))
         if not isinstance(topics, list) or not all(t in proto.TOPICS for t in topics):
             raise RequestError(proto.BAD_REQUEST, f"'topics' must be a list of {proto.TOPICS}")
         conn.topics |= set(topics)
@@ -101,6 +101,9 @@ class RunnerAPI:
             tail = self.r.console.tail()[-REPLAY_CHARS:]
             if tail:
                 soon(conn.send, {"event": "console", "data": {"text": tail, "replay": True}})
+        if "stats" in topics and self.r.stats is not None:
+            history = self.r.stats.history()
+            soon(conn.send, {"event": "stats", "data": {"samples": history, "replay": True}})
         return {"topics": sorted(conn.topics)}
 
     def _require_live(self) -> None:

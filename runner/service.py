@@ -27,6 +27,7 @@ from .console import Console
 from .ipc_server import IPCServer
 from .qemu import QemuProcess
 from .qmp_link import ExecuteError, QMPError, QmpLink
+from .stats import StatsSampler, interval, sampler_for
 from .store_io import StoreIO
 from .upkeep import adopt_row, heal_socket, register
 
@@ -60,6 +61,7 @@ class Runner:
         self.ipc = IPCServer(self.socket_path, self.api.handle)
         self.qmp = QmpLink(f"maqet-{self.name}")
         self.console: Console | None = None
+        self.stats: StatsSampler | None = None
         self.exited = asyncio.Event()
         self.final = asyncio.Event()
         self.force_now = asyncio.Event()
@@ -105,6 +107,8 @@ class Runner:
         except (OSError, RuntimeError) as exc:
             return await self._abort_start(f"cannot serve {self.socket_path}: {exc}")
         self._spawn(self._follow_events())
+        self.stats = sampler_for(self.qemu.pid, self.qmp, self.ipc.publish)
+        self._spawn(self.stats.run(interval()))
         self.started_at = time.time()
         self.status = "running"
         with contextlib.suppress(ExecuteError, QMPError):

@@ -25,7 +25,9 @@ QMP_TIMEOUT_MAX = 600.0
 """A `qmp` request's own `timeout` is capped here (a live snapshot of a large guest)."""
 
 METHODS = ("ping", "status", "qmp", "stop", "pause", "resume", "console-write", "subscribe")
-TOPICS = ("status", "qmp-event", "console")
+TOPICS = ("status", "qmp-event", "console", "stats")
+DEFAULT_TOPICS = ("status", "qmp-event", "console")
+"""What `subscribe` without `topics` gets: `stats` is asked for by name."""
 
 # -- error codes, carried in {"error": {"code": ..., "message": ...}} --------------------------------
 BAD_REQUEST = "bad-request"

@@ -42,6 +42,7 @@ from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.screens.main import LIST_BINDINGS, MainScreen
 from maqet_tui.tui.screens.snapshot_actions import SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
+from maqet_tui.tui.services.history import StatsHistory
 from maqet_tui.tui.services.log_tail import LogTailer
 from maqet_tui.tui.services.stats import StatsSampler
 from maqet_tui.tui.services.store_watch import StoreWatcher
@@ -106,6 +107,7 @@ class MaqetApp(App[None]):
         self.ops = Ops(self)
         self.demo = DemoBuilder(self)
         self.subs = Subscriptions(self.post_message, self.run_worker)
+        self.history = StatsHistory()
         self.watcher: StoreWatcher | None = None
         self.sampler: StatsSampler | None = None
         self.tailer: LogTailer | None = None
@@ -193,6 +195,7 @@ class MaqetApp(App[None]):
     def _set_vms(self, vms: dict[str, VM]) -> None:
         self.vms = vms
         self._pids = {i: int(vm["qemu_pid"]) for i, vm in vms.items() if vm.get("qemu_pid")}
+        self.history.keep_only(self._pids)  # a VM's history ends with its QEMU
         if self.sampler is not None:
             self.sampler.poke()
         self.refresh_main()
@@ -209,6 +212,11 @@ class MaqetApp(App[None]):
             self.set_timer(retry + 0.05, self._sync_subscriptions)
 
     def on_runner_event(self, msg: RunnerEvent) -> None:
+        if msg.topic == "stats":  # no store poke: the runner records no event for a sample
+            self.history.add(msg.vm_id, msg.data)
+            if main := self.live_main():
+                main.history_changed(msg.vm_id)
+            return
         vm = self.vms.get(msg.vm_id)
         if msg.topic == "status" and vm is not None:
             changes = {k: msg.data[k] for k in STATUS_FIELDS if k in msg.data}

@@ -28,6 +28,6 @@ async def test_the_most_used_keys_are_above_the_fold(make_app: MakeApp) -> None:
         console = Console(width=body.size.width, file=io.StringIO(), record=True)
         console.print(table)
         visible = "\n".join(console.export_text().splitlines()[: body.size.height])
-        for shown in ("Start", "Stop", "Delete", "j / k", "Filter", "1-6", "[ / ]", "Quit"):
+        for shown in ("Start", "Stop", "Delete", "j / k", "Filter", "1-7", "[ / ]", "Quit"):
             assert shown in visible, (shown, visible)
         assert "Previous / next tab" in visible

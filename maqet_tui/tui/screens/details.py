@@ -27,6 +27,7 @@ from maqet_tui.tui.widgets.log_view import LogView
 from maqet_tui.tui.widgets.overview import OverviewPane
 from maqet_tui.tui.widgets.qmp_console import QMPConsole, QMPInput
 from maqet_tui.tui.widgets.snapshot_pane import SnapshotPane
+from maqet_tui.tui.widgets.stats_pane import StatsPane
 
 if TYPE_CHECKING:
     from maqet_tui.tui.app import MaqetApp
@@ -43,6 +44,7 @@ DETAIL_TABS: tuple[tuple[str, str], ...] = (
     ("log", "Log"),
     ("console", "Console"),
     ("snapshots", "Snapshots"),
+    ("stats", "Stats"),
 )
 CONSOLE_TAB = "tab-console"
 
@@ -68,6 +70,7 @@ def make_pane(tab: str) -> Widget:
         "log": LogView,
         "console": ConsolePane,
         "snapshots": SnapshotPane,
+        "stats": StatsPane,
     }
     return panes[tab](id=tab)
 
@@ -109,6 +112,7 @@ class DetailsMixin(_Base):
         self.query_one(QMPConsole).set_vm(vm)
         self.console.set_vm(vm)
         self.snapshot_pane.set_vm(vm, active=self.detail_tab == SNAPSHOT_TAB)
+        self.query_one(StatsPane).show(vm, self.maqet.history.samples(vm["id"] if vm else None))
 
     def console_is_raw(self) -> bool:
         """Safe before the panes exist (the footer asks early)."""
@@ -128,6 +132,7 @@ class DetailsMixin(_Base):
             "tab-log": self.query_one(LogView),
             CONSOLE_TAB: self.console.input,
             SNAPSHOT_TAB: self.snapshot_pane.table,
+            "tab-stats": self.query_one(StatsPane),
         }.get(self.detail_tab) or self.query_one(QMPInput)
         if target.display:
             target.focus()

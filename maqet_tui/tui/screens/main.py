@@ -27,12 +27,14 @@ from maqet_tui.tui.screens.details import (
 )
 from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
+from maqet_tui.tui.services.history import spark
 from maqet_tui.tui.vmview import matches, natural_key
 from maqet_tui.tui.widgets.event_log import EventLog
 from maqet_tui.tui.widgets.host_header import HostHeader
 from maqet_tui.tui.widgets.log_view import LogView
 from maqet_tui.tui.widgets.overview import RECENT, OverviewPane
-from maqet_tui.tui.widgets.vm_table import VMTable
+from maqet_tui.tui.widgets.stats_pane import StatsPane
+from maqet_tui.tui.widgets.vm_table import TREND_WIDTH, VMTable
 
 if TYPE_CHECKING:
     from maqet_tui.tui.app import MaqetApp
@@ -167,10 +169,23 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
 
     def stats_changed(self) -> None:
         self.query_one(HostHeader).set_host(self.maqet.host)
+        history = self.maqet.history
+        self.table.set_trends(
+            {
+                i: spark(history.series(i, "cpu", last=TREND_WIDTH), TREND_WIDTH)
+                for i in history.vm_ids()
+            }
+        )
         self.table.show(self.rows(), self.maqet.stats, self.marks)
         vm = self.shown_vm
         if vm is not None and vm.get("status") in LIVE:
             self.query_one(OverviewPane).show(vm, self.events[-RECENT:])
+
+    def history_changed(self, vm_id: str) -> None:
+        """A `stats` sample (or a replay) of `vm_id` came: the Stats tab, if it shows `vm_id`.
+        The table's trends follow at the next stats repaint, so samples cost no repaint each."""
+        if vm_id == self.shown_id and self.detail_tab == "tab-stats":
+            self.query_one(StatsPane).show(self.shown_vm, self.maqet.history.samples(vm_id))
 
     def events_loaded(self, msg: EventsLoaded) -> None:
         if msg.vm_id != self.shown_id:

@@ -21,7 +21,7 @@ from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.ipc_async import AsyncIPCClient
 from maqet_tui.tui.messages import RunnerEvent, RunnerGone
 
-TOPICS = ["status", "qmp-event"]
+TOPICS = ["status", "qmp-event", "stats"]  # stats: history first, then one sample a pace
 RETRY_AFTER = 1.0
 
 Key = tuple[str, int | None]

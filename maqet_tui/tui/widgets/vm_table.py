@@ -39,11 +39,21 @@ MARK = "*"
 OTHER_COLUMNS = 52
 SCROLLBAR = 2
 NAME_MIN, NAME_MAX = 8, 40
+# A sparkline of recent CPU % (from the runner's `stats` topic), only in a table this wide: at 80
+# columns the figures matter more than the trend.
+TREND = ("trend", "CPU TREND")
+TREND_WIDTH = 10
+TREND_MIN_TABLE = 100
+
+
+def wide(table_width: int) -> bool:
+    return table_width >= TREND_MIN_TABLE
 
 
 def name_width(table_width: int) -> int:
     """How wide NAME may be in a table `table_width` cells wide."""
-    return max(NAME_MIN, min(NAME_MAX, table_width - OTHER_COLUMNS - SCROLLBAR))
+    other = OTHER_COLUMNS + (TREND_WIDTH + 2 if wide(table_width) else 0)
+    return max(NAME_MIN, min(NAME_MAX, table_width - other - SCROLLBAR))
 
 
 def fit_name(name: str, width: int) -> str:
@@ -52,8 +62,14 @@ def fit_name(name: str, width: int) -> str:
 
 
 def row_cells(
-    vm: VM, stats: Stats, marked: bool, now: float | None = None, width: int = NAME_MAX
+    vm: VM,
+    stats: Stats,
+    marked: bool,
+    now: float | None = None,
+    width: int = NAME_MAX,
+    trend: str | None = None,
 ) -> list[Text]:
+    """The row of `vm`; with `trend` (a sparkline, "" for none), the trend column too."""
     cfg = vm.get("config") or {}
     status = str(vm.get("status", "?"))
     sample = stats.get(vm["id"]) if vm.get("qemu_pid") else None
@@ -66,6 +82,7 @@ def row_cells(
         Text(fmt_cpu(sample[0] if sample else None), justify="right"),
         Text(fmt_bytes(sample[1] if sample else None), justify="right"),
         Text(fmt_uptime(vm, now), justify="right"),
+        *([Text(trend.rjust(TREND_WIDTH), style="green")] if trend is not None else []),
     ]
 
 
@@ -90,10 +107,26 @@ class VMTable(DataTable[Text]):
         self._reported: str | None = None
         self._name_width = NAME_MAX
         self._last: tuple[list[VM], Stats, set[str]] | None = None
+        self._wide = False
+        self._trends: dict[str, str] = {}
+
+    @property
+    def columns_shown(self) -> tuple[tuple[str, str], ...]:
+        return (*COLUMNS, TREND) if self._wide else COLUMNS
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+
+    def _trend(self, vm: VM) -> str | None:
+        if not self._wide:
+            return None
+        return self._trends.get(str(vm["id"]), "") if vm.get("qemu_pid") else ""
+
+    def set_trends(self, trends: dict[str, str]) -> None:
+        """The CPU sparklines by VM id, shown by the next `show` (which changes only the cells
+        that differ, in the same pass as the CPU and RSS figures)."""
+        self._trends = trends
 
     @property
     def selected_id(self) -> str | None:
@@ -112,17 +145,22 @@ class VMTable(DataTable[Text]):
         now = time.time()
         ids = [str(vm["id"]) for vm in vms]
         width = name_width(self.size.width) if self.size.width else NAME_MAX
-        if ids != self._ids or width != self._name_width:
+        is_wide = wide(self.size.width)
+        if ids != self._ids or width != self._name_width or is_wide != self._wide:
             self._name_width = width
             keep = self.selected_id
             index = self.cursor_row
             with self.prevent(DataTable.RowHighlighted):
-                self.clear()
+                self.clear(columns=is_wide != self._wide)
+                if is_wide != self._wide:
+                    self._wide = is_wide
+                    for key, label in self.columns_shown:
+                        self.add_column(label, key=key)
                 for column in self.columns.values():  # measured afresh: a gone VM's long
                     column.content_width = column.label.cell_len  # name no longer counts
                 self._cells = {}
                 for vm in vms:
-                    cells = row_cells(vm, stats, vm["id"] in marks, now, width)
+                    cells = row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm))
                     self._cells[vm["id"]] = cells
                     self.add_row(*cells, key=vm["id"])
                 self._ids = ids
@@ -132,9 +170,9 @@ class VMTable(DataTable[Text]):
                     self.move_cursor(row=max(0, min(index, len(ids) - 1)), animate=False)
         else:
             for vm in vms:
-                cells = row_cells(vm, stats, vm["id"] in marks, now, width)
+                cells = row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm))
                 old = self._cells.get(vm["id"], [])
-                for (key, _label), new, before in zip(COLUMNS, cells, old, strict=False):
+                for (key, _label), new, before in zip(self.columns_shown, cells, old, strict=False):
                     if (new.plain, new.style) != (before.plain, before.style):
                         # Re-measuring a column costs a pass over all its cells: only when the
                         # cell grew (uptime/CPU/RSS change every sample but rarely widen).
@@ -144,7 +182,9 @@ class VMTable(DataTable[Text]):
         self._report()
 
     def on_resize(self, _event: events.Resize) -> None:
-        if self._last is not None and name_width(self.size.width) != self._name_width:
+        if self._last is not None and (
+            name_width(self.size.width) != self._name_width or wide(self.size.width) != self._wide
+        ):
             self.show(*self._last)
         self.call_after_refresh(self.keep_cursor_visible)
 
