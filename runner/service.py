@@ -30,6 +30,7 @@ from .qmp_link import ExecuteError, QMPError, QmpLink
 from .stats import StatsSampler, interval, sampler_for
 from .store_io import StoreIO
 from .upkeep import adopt_row, heal_socket, register
+from .verdict import describe_exit, final_state, start_failure
 
 if TYPE_CHECKING:
     from maqet_tui.protocol.launch import LaunchSpec, Readiness, ReadyReport, RunnerStatus
@@ -101,7 +102,9 @@ class Runner:
         self.console = Console(self.qemu.serial, self.serial_log, self.ipc.publish)
         self._spawn(self.console.run())
         if not await self._connect_qmp(self.qemu):
-            return await self._abort_start(self._start_failure_text())
+            return await self._abort_start(
+                start_failure(self.name, self.stop_reason, self.exit_rc, self.stderr_tail)
+            )
         try:
             await self.ipc.start()
         except (OSError, RuntimeError) as exc:
@@ -163,25 +166,6 @@ class Runner:
             await asyncio.wait_for(self.stderr_done.wait(), 2.0)
         return False
 
-    def _start_failure_text(self) -> str:
-        if self.stop_reason:
-            return f"start of {self.name!r} cancelled: {self.stop_reason}"
-        lines = [ln for ln in self.stderr_tail if ln.strip()]
-        detail = lines[-1] if lines else ""
-        how = self._describe_exit()
-        return f"QEMU failed to start ({how})" + (f": {detail}" if detail else "")
-
-    def _describe_exit(self) -> str:
-        rc = self.exit_rc
-        if rc is None:
-            return "still running"
-        if rc < 0:
-            try:
-                return f"killed by {signal.Signals(-rc).name}"
-            except ValueError:
-                return f"killed by signal {-rc}"
-        return f"exit status {rc}"
-
     async def _abort_start(self, message: str, record: bool = True) -> int:
         log.error("%s", message)
         if self.qemu and self.exit_rc is None:
@@ -228,7 +212,7 @@ class Runner:
             assert self.qemu is not None
             self.qemu.kill()  # what it leaves in its group (a wrapper's QEMU), before reaping it
             self.exit_rc = self.qemu.popen.wait()
-            log.info("QEMU exited (%s)", self._describe_exit())
+            log.info("QEMU exited (%s)", describe_exit(self.exit_rc))
             self.exited.set()
 
         loop.add_reader(fd, on_exit)
@@ -355,22 +339,12 @@ class Runner:
         self.qemu.kill()
         await self._wait_exit(10)
 
-    def _final_state(self) -> tuple[str, str | None]:
-        rc = self.exit_rc
-        if self.stop_reason is not None:
-            return "stopped", None
-        if rc == 0:
-            if (self.shutdown_data or {}).get("reason") == "host-signal":
-                return "stopped", "QEMU was terminated by a signal from another process"
-            return "stopped", None
-        detail = [ln for ln in self.stderr_tail if ln.strip()]
-        suffix = f": {detail[-1]}" if detail and (rc or 0) > 0 else ""
-        return "crashed", f"QEMU {self._describe_exit()}{suffix}"
-
     async def _finish(self) -> int:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stderr_done.wait(), 1.0)
-        self.status, self.last_error = self._final_state()
+        self.status, self.last_error = final_state(
+            self.stop_reason, self.exit_rc, self.shutdown_data, self.stderr_tail
+        )
         log.info("final status %s (%s)", self.status, self.last_error or self.stop_reason or "-")
         if self.record_final:
             self.set_status(
