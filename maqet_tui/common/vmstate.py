@@ -34,7 +34,6 @@ TRANSITIONAL: frozenset[Status] = LIVE - QEMU_UP
 # Not on the way anywhere: either nothing runs or QEMU is up.
 SETTLED: frozenset[Status] = ALL - TRANSITIONAL
 # A runner reported ready and the row names it (it may be stopping since).
-CLAIMED: frozenset[Status] = QEMU_UP | {Status.STOPPING}
 # What a runner finds in the store when someone asked it to stop (`stopped`: at once, no grace).
 STOP_REQUESTED: frozenset[Status] = frozenset({Status.STOPPING, Status.STOPPED})
 

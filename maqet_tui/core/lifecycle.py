@@ -157,7 +157,7 @@ def _run(
     with rows.tx(con):
         claimed = rows.claim(con, vm_id, token, report)
     after = rows.get(con, vm_id)
-    if not claimed or after is None:
+    if not claimed or after is None or after["status"] not in QEMU_UP:
         how = "removed" if after is None else f"{after['status']} by another process"
         raise StateError(f"VM {name!r} was {how} while it started")
     return after

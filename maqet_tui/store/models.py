@@ -22,7 +22,6 @@ import peewee as pw
 
 from maqet_tui.common.errors import NotFoundError, StoreError, clip
 from maqet_tui.common.ids import looks_like_id
-from maqet_tui.common.vmstate import CLAIMED
 from maqet_tui.store import rows
 
 if TYPE_CHECKING:
@@ -261,12 +260,7 @@ def claim_running(vm_id: str, token: str, report: ReadyReport) -> bool:
     """Record a runner that reported ready, if its start (`token`) still owns the row. Already
     recorded (the starter usually is first) is seen without taking the write lock."""
     row = get_by_id(vm_id)
-    if (
-        row is not None
-        and row.start_token == token
-        and row.runner_pid == report["runner_pid"]
-        and row.status in CLAIMED
-    ):
+    if row is not None and row.start_token == token and row.runner_pid == report["runner_pid"]:
         return True
     with immediate():
         return rows.claim(db.connection(), vm_id, token, report)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import StoreError
 from maqet_tui.common.ids import looks_like_id
-from maqet_tui.common.vmstate import CLAIMED, LIVE, STARTABLE, Status
+from maqet_tui.common.vmstate import LIVE, STARTABLE, Status
 
 if TYPE_CHECKING:
     from maqet_tui.protocol.launch import ReadyReport
@@ -233,12 +233,13 @@ def begin_start(
 
 def claim(con: sqlite3.Connection, vm_id: str, token: str, report: ReadyReport) -> bool:
     """Record a runner that reported ready, if its start still owns the row. The starter and the
-    runner both call this, whichever gets there first; True once the row names this runner."""
+    runner both call this, whichever gets there first; True once the row names this runner,
+    whatever it says since (a stop written by another process is the runner's to carry out)."""
     row = get(con, vm_id)
     if row is None or row["start_token"] != token:
         return False
-    if row["runner_pid"] == report["runner_pid"] and row["status"] != "starting":
-        return row["status"] in CLAIMED
+    if row["runner_pid"] == report["runner_pid"]:
+        return True
     if row["status"] != "starting":
         return False
     return update(

@@ -150,6 +150,18 @@ def test_guarded_update_only_for_recorded_runner(db: Path) -> None:
     assert store.find("a").status == "paused"
 
 
+def test_the_runner_keeps_its_claim_after_another_process_stops_the_vm(db: Path) -> None:
+    """The starter records the runner first; another process then writes `stopped`; the runner's
+    own claim must still succeed, so that its store watcher carries the stop out and records it
+    (a refused claim stopped QEMU without recording anything, leaving the runner on the row)."""
+    vm = store.insert_vm("a", {})
+    token = _begin(vm.id)
+    assert token is not None
+    assert store.claim_running(vm.id, token, _report(111))  # the starter
+    store.update_vm(vm.id, status="stopped")  # another process
+    assert store.claim_running(vm.id, token, _report(111))  # the runner
+
+
 def test_start_is_owned_by_one_token(db: Path) -> None:
     vm = store.insert_vm("a", {})
     first = _begin(vm.id)
