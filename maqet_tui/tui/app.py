@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 
@@ -20,6 +21,7 @@ from maqet_tui.common.errors import MaqetError
 from maqet_tui.core.manager import Manager
 from maqet_tui.tui.commands import VMCommands
 from maqet_tui.tui.demo_builder import DemoBuilder
+from maqet_tui.tui.keys import KeyGate
 from maqet_tui.tui.messages import (
     BootFailed,
     BulkFinished,
@@ -110,6 +112,7 @@ class MaqetApp(App[None]):
         self.sampler: StatsSampler | None = None
         self.tailer: LogTailer | None = None
         self._main: MainScreen | None = None
+        self.keys = KeyGate(self, super().on_event)
 
     # -- plumbing ----------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
@@ -124,6 +127,13 @@ class MaqetApp(App[None]):
         if self.manager is None:
             raise MaqetError(self.boot_error or "still starting up; try again in a moment")
         return self.manager
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys go through the gate (one at a time, see keys.py); everything else as usual."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self.keys.arrived(event)
+        else:
+            await super().on_event(event)
 
     def on_mount(self) -> None:
         self.run_worker(self._boot(), name="boot", exit_on_error=False)

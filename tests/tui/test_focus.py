@@ -1,0 +1,44 @@
+"""Typing goes where it looks like it goes: the prompt a tab shows takes the keys, keys after
+`q` are not acted on, and keys that arrive in one burst (as over SSH) land where the keys before
+them moved focus to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from maqet_tui.tui.app import MaqetApp
+from maqet_tui.tui.screens.vm_form import VMFormScreen
+
+from .conftest import focused, wait_until
+
+MakeApp = Callable[..., MaqetApp]
+CHARS = {"tab": "\t", "enter": "\r", "escape": "\x1b", "question_mark": "?"}
+
+
+def burst(pilot: Pilot[Any], *keys: str) -> None:
+    """Keys as they come when several arrive in one read (over SSH, typing ahead): all queued
+    at once, none handled before the next is sent (`pilot.press` waits between keys)."""
+    driver = pilot.app._driver
+    assert driver is not None
+    for key in keys:
+        driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
+
+
+async def test_a_burst_after_tab_lands_in_the_next_field(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.loaded, "store loaded")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, VMFormScreen), "form")
+        form = app.screen
+        await wait_until(pilot, lambda: focused(app) is form.query_one("#f-name"), "name focused")
+        burst(pilot, *"web", "tab", "9", "6", "tab", "3")
+        await wait_until(pilot, lambda: form.query_one("#f-cpus", Input).value == "3", "typed")
+        assert form.query_one("#f-name", Input).value == "web"
+        assert form.query_one("#f-memory", Input).value == "96"  # tab selects what was there
+        assert form.query_one("#f-cpus", Input).value == "3"
