@@ -287,7 +287,14 @@ class MaqetApp(App[None]):
         self.poke_store()
 
     # -- app-wide keys -----------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Keys typed behind `q` (`qa`, `q?`) would open screens on an app already going."""
+        self.keys.close()
+        self.exit()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.keys.closed:
+            return False
         main = self.live_main()
         return not (action in GUEST_KEEPS and main is not None and main.console_is_raw())
 

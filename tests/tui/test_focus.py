@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -14,9 +15,10 @@ from textual.widgets import Input
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.vm_form import VMFormScreen
 
-from .conftest import focused, wait_until
+from .conftest import focused, status_cell, wait_until
 
 MakeApp = Callable[..., MaqetApp]
+TinyVM = Callable[..., dict[str, Any]]
 CHARS = {"tab": "\t", "enter": "\r", "escape": "\x1b", "question_mark": "?"}
 
 
@@ -27,6 +29,29 @@ def burst(pilot: Pilot[Any], *keys: str) -> None:
     assert driver is not None
     for key in keys:
         driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
+
+
+async def test_keys_behind_q_are_not_acted_on(
+    make_app: MakeApp, tiny_vm: TinyVM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qa` used to open the add form on an app shutting down: NoMatches, yet exit code 0."""
+    tiny_vm("vm1")
+    app = make_app()
+    pushed: list[object] = []
+    push = app.push_screen
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "stopped", "listed")
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            pushed.append(args)
+            return push(*args, **kwargs)
+
+        monkeypatch.setattr(app, "push_screen", spy)
+        burst(pilot, "q", "a", "e", "question_mark", "N")
+        await wait_until(pilot, lambda: not app.is_running, "the app gone")
+    assert pushed == []  # no form, help or demo dialog was even started
+    assert app.keys.closed and not app.check_action("help", ())
+    assert app.return_code == 0
 
 
 async def test_a_burst_after_tab_lands_in_the_next_field(make_app: MakeApp) -> None:
