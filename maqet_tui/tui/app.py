@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 
@@ -20,6 +21,7 @@ from maqet_tui.common.errors import MaqetError
 from maqet_tui.core.manager import Manager
 from maqet_tui.tui.commands import VMCommands
 from maqet_tui.tui.demo_builder import DemoBuilder
+from maqet_tui.tui.keys import KeyGate
 from maqet_tui.tui.messages import (
     BootFailed,
     BulkFinished,
@@ -112,6 +114,7 @@ class MaqetApp(App[None]):
         self.sampler: StatsSampler | None = None
         self.tailer: LogTailer | None = None
         self._main: MainScreen | None = None
+        self.keys = KeyGate(self, super().on_event)
 
     # -- plumbing ----------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
@@ -126,6 +129,13 @@ class MaqetApp(App[None]):
         if self.manager is None:
             raise MaqetError(self.boot_error or "still starting up; try again in a moment")
         return self.manager
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys go through the gate (one at a time, see keys.py); everything else as usual."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self.keys.arrived(event)
+        else:
+            await super().on_event(event)
 
     def on_mount(self) -> None:
         self.run_worker(self._boot(), name="boot", exit_on_error=False)
@@ -285,7 +295,14 @@ class MaqetApp(App[None]):
         self.poke_store()
 
     # -- app-wide keys -----------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Keys typed behind `q` (`qa`, `q?`) would open screens on an app already going."""
+        self.keys.close()
+        self.exit()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.keys.closed:
+            return False
         main = self.live_main()
         return not (action in GUEST_KEEPS and main is not None and main.console_is_raw())
 

@@ -35,7 +35,7 @@ async def test_a_separator_only_where_the_transcript_changes_vm(
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: status_cell(app, "vm1") == "stopped", "listed")
-        await pilot.press("2")
+        await pilot.press("2", "escape")  # the QMP tab takes focus; esc: back to the list
         for name in ("vm1", "vm0", "vm1", "vm0"):
             await select(pilot, app, name)
         assert transcript(app) == []  # browsing writes nothing

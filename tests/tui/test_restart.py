@@ -36,7 +36,7 @@ async def test_runner_sigkilled_then_restarted_from_the_cli(
         await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "vm1 running")
         ident = vm_id(app, "vm1")
         assert ident is not None
-        await pilot.press("5")  # the console follows runners too
+        await pilot.press("5", "escape")  # the console follows runners too
         await wait_until(pilot, lambda: ident in app.subs.active, "status subscription")
         await wait_until(pilot, lambda: console_log(app).connected, "console subscription")
 
@@ -47,7 +47,7 @@ async def test_runner_sigkilled_then_restarted_from_the_cli(
         await pilot.press("1")
         overview = static_text(main_screen(app).query_one("#overview-body"))
         assert "last error" in overview and reason in overview
-        await pilot.press("5")
+        await pilot.press("5", "escape")
         console_status = static_text(console_pane(app).query_one("#console-status"))
         assert "vm1 is crashed" in console_status and reason in console_status
         assert not console_log(app).connected

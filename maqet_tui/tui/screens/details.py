@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import TabbedContent
+from textual.widgets import TabbedContent, Tabs
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.common.vmstate import STARTABLE
@@ -137,7 +137,22 @@ class DetailsMixin(_Base):
         if target.display:
             target.focus()
 
+    def focus_prompt(self) -> None:
+        """A tab with a prompt (QMP, Console) hands it the keys when chosen: a prompt that looks
+        ready must be, or `query-status` typed there quits the app from the list. Esc goes back.
+        Focus is set at once, not later, so keys typed right behind the tab's key land here."""
+        prompt = {"tab-qmp": self.query_one(QMPInput), CONSOLE_TAB: self.console.input}.get(
+            self.detail_tab
+        )
+        if prompt is not None and prompt.display:
+            self.set_focus(prompt)
+
     def action_tab(self, tab: str) -> None:
+        self.show_tab(tab)
+        self.focus_prompt()
+
+    def show_tab(self, tab: str) -> None:
+        """Show a tab without moving focus (the demo shows its console; the list keeps keys)."""
         self.query_one(TabbedContent).active = f"tab-{tab}"
 
     def action_tab_step(self, step: int) -> None:
@@ -145,10 +160,13 @@ class DetailsMixin(_Base):
         tabs = self.query_one(TabbedContent)
         index = names.index(tabs.active) if tabs.active in names else 0
         tabs.active = names[(index + step) % len(names)]
+        self.focus_prompt()
 
     def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
         if self.detail_tab == SNAPSHOT_TAB:
             self.snapshot_pane.set_vm(self.shown_vm, active=True)
+        if isinstance(self.focused, Tabs):  # chosen on the tab bar itself (a click)
+            self.focus_prompt()
         self.refresh_bindings()
 
     def action_console_raw(self) -> None:
@@ -171,7 +189,7 @@ class DetailsMixin(_Base):
         if choice != START or vm is None:
             return
         self.want_select = str(vm["id"])
-        self.action_tab("console")
+        self.show_tab("console")
         current = self.maqet.vms.get(str(vm["id"]), vm)
         if current.get("status") in STARTABLE:
             self.maqet.ops.start([current])
