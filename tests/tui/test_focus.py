@@ -73,13 +73,29 @@ async def test_the_console_prompt_takes_what_is_typed_after_5(
         assert isinstance(focused(app), VMTable)
 
 
-async def test_a_click_on_the_qmp_tab_focuses_its_prompt(
-    make_app: MakeApp, tiny_vm: TinyVM
+async def test_a_stopped_vm_keeps_the_keys_on_the_list(
+    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
 ) -> None:
+    """No prompt to type into on a stopped VM: `5` then `s` starts it."""
     tiny_vm("vm1")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_cell(app, "vm1") == "stopped", "listed")
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "stopped", "vm1 listed")
+        await pilot.press("5")
+        assert isinstance(focused(app), VMTable)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "started")
+        manager.stop("vm1", force=True)
+
+
+async def test_a_click_on_the_qmp_tab_focuses_its_prompt(
+    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
+) -> None:
+    tiny_vm("vm1")
+    manager.start("vm1")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "listed")
         await pilot.click("#--content-tab-tab-qmp")
         await wait_until(pilot, lambda: isinstance(focused(app), QMPInput), "the QMP prompt")
 

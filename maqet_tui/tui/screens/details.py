@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import TabbedContent, Tabs
 
 from maqet_tui.common.errors import MaqetError
-from maqet_tui.common.vmstate import STARTABLE
+from maqet_tui.common.vmstate import QEMU_UP, STARTABLE
 from maqet_tui.tui.screens.demo import START, DemoScreen
 from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_TAB
 from maqet_tui.tui.widgets.console_log import RAW_TOOLTIP, ConsoleLog
@@ -144,7 +144,9 @@ class DetailsMixin(_Base):
         prompt = {"tab-qmp": self.query_one(QMPInput), CONSOLE_TAB: self.console.input}.get(
             self.detail_tab
         )
-        if prompt is not None and prompt.display:
+        # Only for a VM that is up: on a stopped one the list keeps the keys (`s` starts it).
+        up = (self.shown_vm or {}).get("status") in QEMU_UP
+        if prompt is not None and prompt.display and up:
             self.set_focus(prompt)
 
     def action_tab(self, tab: str) -> None:

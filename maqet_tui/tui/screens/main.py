@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
@@ -84,10 +85,20 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         status event it was about a third of the UI thread's time (profiled with py-spy), which
         showed up as keypress-to-repaint latency.
         """
-        shown = tuple(
-            (key, id(b.node), b.binding.action, b.binding.description, b.enabled, b.binding.show)
-            for key, b in self.active_bindings.items()
-        )
+        try:
+            shown = tuple(
+                (
+                    key,
+                    id(b.node),
+                    b.binding.action,
+                    b.binding.description,
+                    b.enabled,
+                    b.binding.show,
+                )
+                for key, b in self.active_bindings.items()
+            )
+        except NoMatches:  # the screen is being torn down (a stream closing as the app quits)
+            return
         if shown != self._bindings_shown:
             self._bindings_shown = shown
             super().refresh_bindings()
@@ -126,7 +137,10 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
 
     @property
     def selected_id(self) -> str | None:
-        return self.table.selected_id
+        # Asked from binding checks too, which can run while the screen is being torn down
+        # (a console stream closing as the app quits): no table then, nothing selected.
+        tables = self.query(VMTable)
+        return tables.first().selected_id if tables else None
 
     @property
     def shown_vm(self) -> VM | None:
