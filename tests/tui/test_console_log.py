@@ -68,6 +68,7 @@ async def test_scrollback_is_bounded() -> None:
         log = app.query_one(ConsoleLog)
         await pilot.pause()
         log.feed("".join(f"{i:05d} {'x' * 100}\r\n" for i in range(200)))  # two rows each
+        log.flush()
         assert len(log.term.history) == 50  # rows that scrolled off the screen
         screen = log.term.screen
         assert screen.lines == 10 and log.plain_text.split("\n")[1].startswith("00171 ")

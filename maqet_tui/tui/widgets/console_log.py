@@ -13,6 +13,8 @@ ctrl+], which is the one key a guest shell rarely needs and that tmux and SSH pa
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +26,17 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from maqet_tui.tui.term import MAX_LINES, GuestTerm, Row, row_segments
 
 LEAVE_KEY = "ctrl+right_square_bracket"
 RAW_TOOLTIP = "Raw mode: keys to the guest"
 SCROLL_KEYS = {"shift+pageup": "page_up", "shift+pagedown": "page_down"}
+FRAME = 1 / 30  # output is taken in at most this often: one repaint per batch
+BUDGET = 0.012  # seconds of emulation per batch; keys and repaints get the rest of the frame
+SLICE = 4096  # characters fed at a time, to check the budget
+TRIM_AT = 256 * 1024  # pending characters worth looking at for what would scroll off anyway
 NOTE = "\x1b[3;90m{}\x1b[0m\r\n"  # our own lines (connection changes): grey italics
 # What a VT100-style terminal sends for keys that have no character of their own.
 KEY_DATA: dict[str, str] = {
@@ -106,6 +113,10 @@ class ConsoleLog(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.term = GuestTerm(max_lines)
         self._fed = False
+        self._pending: deque[tuple[str, bool]] = deque()  # (output, answer its queries)
+        self._pending_size = 0
+        self._batch: Timer | None = None
+        self._last = 0.0  # when the last batch was taken in
         self._history: LRUCache[int, tuple[Row, int, Strip]] = LRUCache(512)
         # Following the output: cleared only by scrolling up (the user's doing), set again by
         # reaching the bottom. A flag, not "are we at the bottom now": right after new rows the
@@ -119,21 +130,85 @@ class ConsoleLog(ScrollView, can_focus=True):
         return "\n".join(self.term.lines)
 
     @property
+    def screen_text(self) -> str:
+        """The guest's screen only, without the scrollback (cheap enough to poll)."""
+        return "\n".join(row.rstrip() for row in self.term.screen.display)
+
+    @property
     def empty(self) -> bool:
         return not self._fed
 
     def feed(self, text: str, *, answer: bool = True) -> None:
         """Guest output. Its queries are answered (`Answered`) unless `answer` is False: a replay
-        of old output asked long ago, and an answer now would be typing into the guest."""
+        of old output asked long ago, and an answer now would be typing into the guest.
+
+        Output is taken in batches, once a frame and for a bounded time each, so a flood never
+        holds up keys; what it would scroll past the scrollback is dropped unseen.
+        """
         self._fed = True
-        answers = self.term.feed(text)
-        if answer:
-            for data in answers:
-                self.post_message(self.Answered(data))
+        if not text:
+            return
+        self._pending.append((text, answer))
+        self._pending_size += len(text)
+        if not self.is_mounted:
+            self.flush()
+        elif self._batch is None:
+            wait = self._last + FRAME - time.monotonic()
+            if wait <= 0:  # the first output after a quiet frame: at once (an echo, say)
+                self._take_batch()
+            else:
+                self._batch = self.set_timer(wait, self._take_batch)
+
+    def flush(self) -> None:
+        """Take in all pending output now (as much as the scrollback can show of it)."""
+        self._take(None)
+
+    def _take_batch(self) -> None:
+        self._batch = None
+        self._last = time.monotonic()
+        self._take(self._last + BUDGET)
+        if self._pending:
+            self._batch = self.set_timer(FRAME, self._take_batch)
+
+    def _take(self, deadline: float | None) -> None:
+        if not self._pending:
+            return
+        self._trim()
+        pending = self._pending
+        while pending and (deadline is None or time.monotonic() < deadline):
+            text, answer = pending.popleft()
+            if len(text) > SLICE and deadline is not None:
+                pending.appendleft((text[SLICE:], answer))
+                text = text[:SLICE]
+            self._pending_size -= len(text)
+            answers = self.term.feed(text)
+            if answer:
+                for data in answers:
+                    self.post_message(self.Answered(data))
         self._sync()
+
+    def _trim(self) -> None:
+        """Drop pending output that would only scroll past the scrollback. Only plain text
+        (no escape sequences) goes: its effect is the rows it scrolls, nothing else."""
+        if self._pending_size < TRIM_AT:
+            return
+        text = "".join(t for t, _answer in self._pending)
+        answer = self._pending[-1][1]
+        cut = len(text)
+        for _ in range(self.term.max_lines + self.term.screen.lines):
+            cut = text.rfind("\n", 0, cut)
+            if cut < 0:
+                return
+        if "\x1b" in text[:cut]:
+            return
+        scrolled = min(text.count("\n", 0, cut), self.term.screen.lines)
+        self.term.feed("\r\n" * scrolled)  # what was on the screen scrolls off it
+        self._pending = deque([(text[cut + 1 :], answer)])
+        self._pending_size = len(text) - cut - 1
 
     def note(self, text: str) -> None:
         """A line of ours, not the guest's (connection changes), after whatever is shown."""
+        self.flush()
         newline = "\r\n" if self.term.screen.cursor.x else ""
         self.term.feed(newline + NOTE.format(text))
         self._sync()
@@ -141,6 +216,11 @@ class ConsoleLog(ScrollView, can_focus=True):
     def reset(self) -> None:
         self.term.reset()
         self._fed = False
+        self._pending.clear()
+        self._pending_size = 0
+        if self._batch is not None:
+            self._batch.stop()
+            self._batch = None
         self._history.clear()
         self._follow = True
         self._sync()
@@ -149,9 +229,13 @@ class ConsoleLog(ScrollView, can_focus=True):
         self.virtual_size = Size(self.term.screen.columns, self.term.rows)
         if self._follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-            if self.scroll_offset.y < self.max_scroll_y:  # not scrollable yet: after layout
-                self.scroll_end(animate=False, x_axis=False)
+            # The new rows may not be scrollable before layout: once more after it.
+            self.scroll_end(animate=False, x_axis=False)
         self.refresh()
+
+    def action_scroll_end(self) -> None:
+        self._follow = True  # asked for the end: follow it, whatever arrived meanwhile
+        self._sync()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
