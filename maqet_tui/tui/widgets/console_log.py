@@ -247,6 +247,8 @@ class ConsoleLog(ScrollView, can_focus=True):
     # -- rendering ---------------------------------------------------------------------------
     def on_resize(self, _event: events.Resize) -> None:
         region = self.scrollable_content_region
+        if region.width <= 0 or region.height <= 0:
+            return  # hidden: the guest's screen keeps its size (and its contents)
         if (region.width, region.height) != (self.term.screen.columns, self.term.screen.lines):
             self.term.resize(region.width, region.height)
             self._sync()
