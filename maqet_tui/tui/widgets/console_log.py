@@ -14,6 +14,7 @@ ctrl+], which is the one key a guest shell rarely needs and that tmux and SSH pa
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,9 @@ FRAME = 1 / 30  # output is taken in at most this often: one repaint per batch
 BUDGET = 0.012  # seconds of emulation per batch; keys and repaints get the rest of the frame
 SLICE = 4096  # characters fed at a time, to check the budget
 TRIM_AT = 256 * 1024  # pending characters worth looking at for what would scroll off anyway
+# A lone Esc waits this long for a key to go with (Esc then `:` in vi, Esc then `b` for
+# readline's meta-b): the two reach the guest in one write, as a terminal's would.
+ESC_HOLD = 0.25
 NOTE = "\x1b[3;90m{}\x1b[0m\r\n"  # our own lines (connection changes): grey italics
 # What a VT100-style terminal sends for keys that have no character of their own.
 KEY_DATA: dict[str, str] = {
@@ -65,8 +69,24 @@ KEY_DATA: dict[str, str] = {
 }
 
 
+def _named_character(name: str) -> str | None:
+    """The character a key name stands for ("full_stop": "."), as Textual names them."""
+    try:
+        return unicodedata.lookup(name.replace("_", " ").upper())
+    except KeyError:
+        return None
+
+
 def key_data(key: str, character: str | None) -> str | None:
     """What the guest should receive for a key press, or None for keys it has no use for."""
+    if key.startswith("alt+"):  # meta sends escape, as xterm and readline have it
+        key = key[4:]
+        if character is None and key.startswith("shift+") and len(key) == 7:
+            character = key[6].upper()
+        elif character is None:
+            character = key if len(key) == 1 else _named_character(key)
+        data = key_data(key, character)
+        return "\x1b" + data if data else None
     if key in KEY_DATA:
         return KEY_DATA[key]
     if key.startswith("ctrl+") and len(key) == 6 and key[5].isalpha():
@@ -117,6 +137,7 @@ class ConsoleLog(ScrollView, can_focus=True):
         self._pending_size = 0
         self._batch: Timer | None = None
         self._last = 0.0  # when the last batch was taken in
+        self._esc: Timer | None = None  # an Esc typed in raw mode, waiting for the next key
         self._history: LRUCache[int, tuple[Row, int, Strip]] = LRUCache(512)
         # Following the output: cleared only by scrolling up (the user's doing), set again by
         # reaching the bottom. A flag, not "are we at the bottom now": right after new rows the
@@ -294,6 +315,8 @@ class ConsoleLog(ScrollView, can_focus=True):
         self.raw = False
 
     def watch_raw(self, raw: bool) -> None:
+        if not raw and self._esc is not None:  # an Esc still held goes before raw mode ends
+            self._send_esc()
         self.set_class(raw, "-raw")
         self._follow = True  # typing into the guest: show where the typing lands
         self._sync()
@@ -318,10 +341,28 @@ class ConsoleLog(ScrollView, can_focus=True):
             getattr(self, f"action_{SCROLL_KEYS[event.key]}")()
             return
         data = key_data(event.key, event.character)
-        if data:
-            self._follow = True
-            self._sync()
-            self.post_message(self.Typed(data))
+        if not data:
+            return
+        if event.key == "escape":
+            self._send_esc()  # an earlier one goes alone
+            self._esc = self.set_timer(ESC_HOLD, self._send_esc)
+            return
+        if self._esc is not None:
+            self._esc.stop()
+            self._esc = None
+            data = "\x1b" + data
+        self._type(data)
+
+    def _send_esc(self) -> None:
+        if self._esc is not None:
+            self._esc.stop()
+            self._esc = None
+            self._type("\x1b")
+
+    def _type(self, data: str) -> None:
+        self._follow = True
+        self._sync()
+        self.post_message(self.Typed(data))
 
     def on_paste(self, event: events.Paste) -> None:
         if self.raw and event.text:
