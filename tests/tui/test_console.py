@@ -102,3 +102,39 @@ async def test_console_shows_the_boot_and_takes_a_line_and_raw_keys(
         await select(pilot, app, "demo")
         await wait_until(pilot, lambda: "q42" in log.plain_text, "the demo's tail again")
         assert pane.stream.key is not None and pane.stream.key[0] == main_screen(app).shown_id
+
+
+def screen_rows(app: MaqetApp) -> list[str]:
+    """The guest's screen (not the scrollback above it), row by row."""
+    screen = console_log(app).term.screen
+    return [row.rstrip() for row in screen.display]
+
+
+def full_screen_vi(app: MaqetApp) -> bool:
+    rows = screen_rows(app)
+    return "/tmp/x" in rows[-1] and sum(row == "~" for row in rows) >= len(rows) - 3
+
+
+async def test_a_full_screen_editor_in_raw_mode(
+    make_app: MakeApp, manager: Manager, tiny_vm: TinyVM
+) -> None:
+    ensure_demo(manager)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "demo") == "stopped", "demo listed")
+        await select(pilot, app, "demo")
+        await pilot.press("5", "s")
+        await wait_until(pilot, lambda: prompt_after(app, READY_LINE), "a shell prompt", BOOT)
+        log = console_log(app)
+        log.focus()
+        await pilot.press("i")
+        assert log.raw
+        await pilot.press(*"vi /tmp/x", "enter")
+        # vi asks the terminal where its cursor went (ESC[6n after ESC[999;999H): the answer
+        # tells it the pane's size, so it fills exactly the screen the pane shows.
+        await wait_until(pilot, lambda: full_screen_vi(app), "vi on the whole screen")
+        screen = log.term.screen
+        assert len(screen_rows(app)) == log.scrollable_content_region.height == screen.lines
+        await pilot.press(*":q!", "enter")
+        await wait_until(pilot, lambda: screen_rows(app)[screen.cursor.y] == "/ #", "the prompt")
+        assert not full_screen_vi(app)

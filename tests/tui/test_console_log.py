@@ -68,9 +68,11 @@ async def test_scrollback_is_bounded() -> None:
         log = app.query_one(ConsoleLog)
         await pilot.pause()
         log.feed("".join(f"{i:05d} {'x' * 100}\r\n" for i in range(200)))  # two rows each
-        assert len(log.term.lines) == 50
-        assert log.plain_text.startswith("00150 ")
-        await wait_until(pilot, lambda: log.virtual_size.height == 101, "100 rows + prompt")
+        log.flush()
+        assert len(log.term.history) == 50  # rows that scrolled off the screen
+        screen = log.term.screen
+        assert screen.lines == 10 and log.plain_text.split("\n")[1].startswith("00171 ")
+        await wait_until(pilot, lambda: log.virtual_size.height == 60, "50 rows + the screen")
 
 
 async def test_raw_mode_takes_every_key() -> None:
@@ -94,3 +96,21 @@ async def test_raw_mode_takes_every_key() -> None:
         log.raw = True
         log.connected = False  # the stream ended: raw mode ends with it
         assert not log.raw
+
+
+async def test_escape_and_alt_reach_the_guest_whole() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ConsoleLog)
+        log.focus()
+        log.connected = True
+        await pilot.press("i")
+        # vi: Esc then a command key; readline: Alt+b (back a word) is ESC b, Alt+. ESC .
+        await pilot.press("escape", "colon", "alt+b", "alt+shift+f", "alt+full_stop", "alt+up")
+        await wait_until(pilot, lambda: "".join(app.typed).count("\x1b") >= 5, "all keys")
+        assert "".join(app.typed) == "\x1b:\x1bb\x1bF\x1b.\x1b\x1b[A"
+        assert "\x1b" not in app.typed  # an Esc goes with the key after it, not alone
+        assert app.app_keys == [] and log.raw
+        await pilot.press("escape")  # with no key after it, an Esc goes alone, a moment later
+        await wait_until(pilot, lambda: app.typed[-1] == "\x1b", "the lone Esc")
+        assert app.app_keys == [] and log.raw

@@ -20,7 +20,7 @@ from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.screens.vm_form import VMFormScreen
 
-from .conftest import main_screen, wait_until
+from .conftest import console_log, main_screen, wait_until
 
 FIXED_TS = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 TinyVM = Callable[..., dict[str, Any]]
@@ -136,5 +136,43 @@ def test_add_form_empty(
         await settled(pilot)
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, VMFormScreen), "form")
+
+    assert snap_compare(make_app(), run_before=run_before)
+
+
+def recorded_vi(columns: int, lines: int) -> str:
+    """What busybox vi draws for `vi /etc/motd` on a terminal of this size (its escapes, with a
+    256-colour and a true-colour word added, and a wide-character line)."""
+    text = [
+        "\x1b[1;38;5;33mmaqet\x1b[m demo guest",
+        "\x1b[38;2;255;128;0mtrue colour\x1b[m, 中文 wide",
+        "",
+    ]
+    rows = [f"\x1b[{y};1H{line}" for y, line in enumerate(text, 1)]
+    rows += [f"\x1b[{y};1H~" for y in range(len(text) + 1, lines)]
+    status = f'"/etc/motd" {len(text)}L'
+    return (
+        "/ # vi /etc/motd\r\n\x1b[?1049h\x1b[1;1H\x1b[J"
+        + "".join(rows)
+        + f"\x1b[{lines};1H\x1b[7m{status}\x1b[m\x1b[{lines};{columns - 10}H1,1  All"
+        + "\x1b[1;1H"
+    )
+
+
+def test_console_full_screen_program(
+    snap_compare: Snap, make_app: Callable[..., MaqetApp], manager: Manager, tiny_vm: TinyVM
+) -> None:
+    stable_vms(manager, tiny_vm, ["demo"])
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("5")
+        app = pilot.app
+        assert isinstance(app, MaqetApp)
+        log = console_log(app)
+        await wait_until(pilot, lambda: log.size.height > 0, "the console laid out")
+        screen = log.term.screen
+        log.feed(recorded_vi(screen.columns, screen.lines), answer=False)
+        await pilot.pause()
 
     assert snap_compare(make_app(), run_before=run_before)

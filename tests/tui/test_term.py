@@ -1,11 +1,12 @@
-"""The console's one-line terminal: what the demo guest's busybox really sends, rendered right."""
+"""The console's terminal: what the demo guest's busybox really sends, rendered right."""
 
 from __future__ import annotations
 
 import pytest
 from rich.color import Color
+from rich.segment import Segment
 
-from maqet_tui.tui.term import LineTerm
+from maqet_tui.tui.term import GuestTerm, row_segments
 from maqet_tui.tui.widgets.console_log import key_data
 
 # Captured from the demo guest: a prompt with its cursor-position query, a command, colours.
@@ -13,18 +14,25 @@ BUSYBOX = (
     "MAQET GUEST READY 2.45\r\n\r\nBusyBox v1.35.0\r\n/ # \x1b[6necho $((6*7))\r\n42\r\n"
     "/ # ls --color=always /\r\n\x1b[1;34mbin\x1b[m   \x1b[1;32minit\x1b[m\r\n/ # \x1b[6n"
 )
+# Recorded from busybox vi on the demo guest (`vi /tmp/x` on a 80x24 terminal), shortened.
+VI = (
+    "\x1b[?1049h\x1b[999;999H\x1b[6n\x1b[1;1H\x1b[J"
+    + "".join(f"\x1b[{row};1H~" for row in range(2, 24))
+    + '\x1b[24;1H\x1b[K"/tmp/x" [New]\x1b[1;1H'
+)
 
 
-def plain(term: LineTerm) -> list[str]:
-    return [line.plain for line in term.lines]
+def styles(term: GuestTerm, index: int) -> dict[str, object]:
+    return {s.text: s.style for s in row_segments(term.row(index), term.screen.columns)}
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, len(BUSYBOX)])
 def test_busybox_output_whatever_the_chunking(chunk: int) -> None:
-    term = LineTerm()
+    term = GuestTerm()
+    answers = []
     for i in range(0, len(BUSYBOX), chunk):
-        term.feed(BUSYBOX[i : i + chunk])
-    assert plain(term) == [
+        answers += term.feed(BUSYBOX[i : i + chunk])
+    assert term.lines == [
         "MAQET GUEST READY 2.45",
         "",
         "BusyBox v1.35.0",
@@ -32,59 +40,58 @@ def test_busybox_output_whatever_the_chunking(chunk: int) -> None:
         "42",
         "/ # ls --color=always /",
         "bin   init",
+        "/ #",
     ]
-    assert term.current.plain == "/ #" and term.col == 4  # the query left nothing behind
-    colours = term.lines[-1]
-    styles = [(s.start, s.end, s.style) for s in colours.spans]
-    assert [(a, b) for a, b, _s in styles] == [(0, 3), (6, 10)]
-    assert all(getattr(s, "bold", False) for _a, _b, s in styles)
-    assert getattr(styles[0][2], "color", None) == Color.from_ansi(4)
+    assert answers == ["\x1b[4;5R", "\x1b[8;5R"]  # where the cursor was, each time it asked
+    assert term.cursor == (4, 7)
+    colours = styles(term, 6)
+    assert getattr(colours["bin"], "bold", False) and getattr(colours["init"], "bold", False)
+    assert getattr(colours["bin"], "color", None) == Color.from_ansi(4)
+
+
+def test_a_full_screen_program_and_back() -> None:
+    term = GuestTerm()
+    term.feed("/ # vi /tmp/x\r\n")
+    assert term.feed(VI) == ["\x1b[24;80R"]  # vi learns the size by going far and asking
+    assert term.lines == [""] + ["~"] * 22 + ['"/tmp/x" [New]']
+    term.feed("\x1b[?1049l/ # ")  # vi leaves: the shell's screen comes back
+    assert term.lines == ["/ # vi /tmp/x", "/ #"]
 
 
 def test_line_editing_redraws_in_place() -> None:
-    term = LineTerm()
+    term = GuestTerm()
     term.feed("/ # abc\b \b\bX\x1b[K")  # backspace-space-backspace, then erase to the end
-    assert term.current.plain == "/ # aX"
+    assert term.lines == ["/ # aX"]
     term.feed("\r/ # ab\x1b[1D\x1b[Pc")  # cursor left, delete a char, type
-    assert term.current.plain == "/ # ac"
+    assert term.lines == ["/ # ac"]
     term.feed("\r\n50%\r100%\r\n")  # a progress line rewrites itself
-    assert plain(term) == ["/ # ac", "100%"]
+    assert term.lines == ["/ # ac", "100%"]
 
 
-def test_sequences_that_cannot_be_shown_are_dropped() -> None:
-    term = LineTerm()
-    term.feed("\x1b]0;title\x07a\x1b[?25lb\x1b[2Ac\x1b(Bd\x1b7e\x1b[5;3Hf\x07\x00g\r\n")
-    # The row addressing (5;3H) moved the cursor to column 3: "f" overwrote "c", "g" followed.
-    assert plain(term) == ["abfge"]
-
-
-def test_osc_split_inside_its_terminator() -> None:
-    term = LineTerm()
-    term.feed("x\x1b]0;a title\x1b")
-    term.feed("\\y\r\n")
-    assert plain(term) == ["xy"]
-
-
-def test_extended_colours() -> None:
-    term = LineTerm()
-    term.feed("\x1b[38;5;196mR\x1b[48;2;1;2;3mG\x1b[39;49mN\x1b[0m\r\n")
-    spans = {term.lines[0].plain[s.start : s.end]: s.style for s in term.lines[0].spans}
-    assert getattr(spans["R"], "color", None) == Color.from_ansi(196)
+def test_extended_and_wide() -> None:
+    term = GuestTerm()
+    term.feed("\x1b[38;5;196mR\x1b[48;2;1;2;3mG\x1b[39;49mN\x1b[0m 中文!\r\n")
+    spans = styles(term, 0)
+    assert getattr(spans["R"], "color", None) == Color.from_rgb(255, 0, 0)
     assert getattr(spans["G"], "bgcolor", None) == Color.from_rgb(1, 2, 3)
-    assert "N" not in spans  # back to defaults: no style at all
+    assert term.lines[0] == "RGN 中文!"  # each wide character once, two cells wide
+    assert sum(seg.cell_length for seg in row_segments(term.row(0), 80)) == 80
 
 
-def test_scrollback_is_bounded_and_reports_drops() -> None:
-    term = LineTerm(max_lines=5)
-    added, dropped = term.feed("".join(f"line {i}\r\n" for i in range(8)))
-    assert (added, dropped) == (8, 3)
-    assert plain(term) == [f"line {i}" for i in range(3, 8)]
+def test_scrollback_is_bounded_and_resizing_keeps_the_cursor_row() -> None:
+    term = GuestTerm(max_lines=5)
+    term.feed("".join(f"line {i}\r\n" for i in range(30)) + "/ # ")
+    assert len(term.history) == 5 and term.lines[0] == "line 2"
+    term.resize(40, 3)  # shorter: the rows above the cursor go to the scrollback, not away
+    assert term.lines[-3:] == ["line 28", "line 29", "/ #"] and term.cursor == (4, 7)
 
 
-def test_a_line_that_never_ends_is_cut() -> None:
-    term = LineTerm()
-    added, _ = term.feed("x" * 10_000)
-    assert added == 2 and len(term.current.plain) == 10_000 - 2 * 4096
+def test_the_cursor_is_drawn_reversed() -> None:
+    term = GuestTerm()
+    term.feed("ab")
+    segments = row_segments(term.row(0), 4, cursor=2)
+    assert segments[0] == Segment("ab", None)
+    assert segments[1].text == " " and getattr(segments[1].style, "reverse", False)
 
 
 @pytest.mark.parametrize(

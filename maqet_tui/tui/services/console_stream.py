@@ -5,6 +5,10 @@ the recent tail and misses nothing in between. Keystrokes go back over the same 
 through one queue and one sender, so they reach the guest in the order they were typed (pass-
 through mode sends a request per key) and a burst (a paste) goes as one write.
 
+Output is passed on at most once a frame (`FRAME`): a flood arrives as many small events, and one
+message each would keep the app busy with messages rather than keys. The first output after a
+quiet spell goes at once, so an echo is never held back.
+
 Each stream has a generation number; messages from a stream that was replaced (another VM
 selected, the runner restarted) carry an old one and are ignored by the pane.
 """
@@ -27,6 +31,38 @@ from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, 
 Key = tuple[str, str, int | None]  # (vm id, socket path, runner pid): one runner's console
 RunWorker = Callable[..., Worker[None]]
 MAX_WRITE = 60_000  # the runner takes at most 64 KiB per console-write
+FRAME = 1 / 30
+
+
+class Batcher:
+    """Joins output that arrives within a frame of the last batch into one `post(text)`."""
+
+    def __init__(self, post: Callable[[str], object]) -> None:
+        self._post = post
+        self._parts: list[str] = []
+        self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
+        if self._timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last + FRAME - loop.time()
+        if wait <= 0:
+            self.flush()
+        else:
+            self._timer = loop.call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._parts:
+            text = "".join(self._parts)
+            self._parts.clear()
+            self._last = asyncio.get_running_loop().time()
+            self._post(text)
 
 
 class ConsoleStream:
@@ -94,14 +130,21 @@ class ConsoleStream:
                 await client.subscribe(["console"], replay=True)
                 self._post(ConsoleOpened(vm_id, generation))
                 sender = asyncio.create_task(self._send_loop(client, vm_id, generation, outbox))
+                batch = Batcher(
+                    lambda text: self._post(ConsoleOutput(vm_id, generation, text, False))
+                )
                 try:
                     async for msg in client.events():
                         data: Any = msg.get("data")
                         if msg.get("event") == "console" and isinstance(data, dict):
                             text = str(data.get("text", ""))
-                            replay = data.get("replay") is True
-                            self._post(ConsoleOutput(vm_id, generation, text, replay))
+                            if data.get("replay") is True:
+                                batch.flush()
+                                self._post(ConsoleOutput(vm_id, generation, text, True))
+                            else:
+                                batch.add(text)
                 finally:
+                    batch.flush()
                     sender.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await sender

@@ -1,9 +1,11 @@
-"""The serial console's screen: bounded, soft-wrapped scrollback that follows new output, and a
-raw (pass-through) mode in which every key goes to the guest.
+"""The serial console's screen: a terminal of the widget's size (`GuestTerm`) over a bounded
+scrollback, a view that follows new output, and a raw (pass-through) mode in which every key goes
+to the guest.
 
-Lines are folded at the exact column, as a terminal does, rather than word-wrapped, so tables and
-progress lines keep their shape. The view follows the output only while it is scrolled to the
-bottom (k9s' convention): scrolling up to read something is never undone by the next line.
+The guest's screen is the last rows of the view; what scrolled off its top is above it, to page
+back through with shift+pageup/pagedown (in raw mode too; plain pageup/pagedown go to the guest
+there). The view follows the output only while it is scrolled to the bottom (k9s' convention):
+scrolling up to read something is never undone by the next line.
 
 Raw mode is modal like virsh console: the widget swallows every key (bindings included) until
 ctrl+], which is the one key a guest shell rarely needs and that tmux and SSH pass through.
@@ -11,24 +13,35 @@ ctrl+], which is the one key a guest shell rarely needs and that tmux and SSH pa
 
 from __future__ import annotations
 
+import time
+import unicodedata
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
-from maqet_tui.tui.term import MAX_LINES, LineTerm
+from maqet_tui.tui.term import MAX_LINES, GuestTerm, Row, row_segments
 
 LEAVE_KEY = "ctrl+right_square_bracket"
 RAW_TOOLTIP = "Raw mode: keys to the guest"
+SCROLL_KEYS = {"shift+pageup": "page_up", "shift+pagedown": "page_down"}
+FRAME = 1 / 30  # output is taken in at most this often: one repaint per batch
+BUDGET = 0.012  # seconds of emulation per batch; keys and repaints get the rest of the frame
+SLICE = 4096  # characters fed at a time, to check the budget
+TRIM_AT = 256 * 1024  # pending characters worth looking at for what would scroll off anyway
+# A lone Esc waits this long for a key to go with (Esc then `:` in vi, Esc then `b` for
+# readline's meta-b): the two reach the guest in one write, as a terminal's would.
+ESC_HOLD = 0.25
+NOTE = "\x1b[3;90m{}\x1b[0m\r\n"  # our own lines (connection changes): grey italics
 # What a VT100-style terminal sends for keys that have no character of their own.
 KEY_DATA: dict[str, str] = {
     "enter": "\r",
@@ -56,8 +69,24 @@ KEY_DATA: dict[str, str] = {
 }
 
 
+def _named_character(name: str) -> str | None:
+    """The character a key name stands for ("full_stop": "."), as Textual names them."""
+    try:
+        return unicodedata.lookup(name.replace("_", " ").upper())
+    except KeyError:
+        return None
+
+
 def key_data(key: str, character: str | None) -> str | None:
     """What the guest should receive for a key press, or None for keys it has no use for."""
+    if key.startswith("alt+"):  # meta sends escape, as xterm and readline have it
+        key = key[4:]
+        if character is None and key.startswith("shift+") and len(key) == 7:
+            character = key[6].upper()
+        elif character is None:
+            character = key if len(key) == 1 else _named_character(key)
+        data = key_data(key, character)
+        return "\x1b" + data if data else None
     if key in KEY_DATA:
         return KEY_DATA[key]
     if key.startswith("ctrl+") and len(key) == 6 and key[5].isalpha():
@@ -71,6 +100,14 @@ class ConsoleLog(ScrollView, can_focus=True):
     BINDINGS = [
         Binding("i", "raw", "Type into guest", tooltip=RAW_TOOLTIP),
         Binding(LEAVE_KEY, "leave_raw", "Leave raw mode", key_display="ctrl+]"),
+        Binding(
+            "shift+pageup",
+            "page_up",
+            "Scroll back/forward",
+            key_display="shift+pgup/dn",
+            show=False,
+        ),
+        Binding("shift+pagedown", "page_down", show=False),
     ]
 
     raw: reactive[bool] = reactive(False, bindings=True)
@@ -83,16 +120,25 @@ class ConsoleLog(ScrollView, can_focus=True):
         data: str
 
     @dataclass
+    class Answered(Message):
+        """What the terminal answers to the guest's query (its cursor position)."""
+
+        data: str
+
+    @dataclass
     class RawChanged(Message):
         raw: bool
 
     def __init__(self, max_lines: int = MAX_LINES, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.term = LineTerm(max_lines)
-        self._rows: deque[Strip] = deque()  # wrapped rows of the scrollback lines
-        self._counts: deque[int] = deque()  # rows per scrollback line, to drop the oldest
-        self._tail: list[Strip] = []  # rows of the live last line
-        self._width = 0
+        self.term = GuestTerm(max_lines)
+        self._fed = False
+        self._pending: deque[tuple[str, bool]] = deque()  # (output, answer its queries)
+        self._pending_size = 0
+        self._batch: Timer | None = None
+        self._last = 0.0  # when the last batch was taken in
+        self._esc: Timer | None = None  # an Esc typed in raw mode, waiting for the next key
+        self._history: LRUCache[int, tuple[Row, int, Strip]] = LRUCache(512)
         # Following the output: cleared only by scrolling up (the user's doing), set again by
         # reaching the bottom. A flag, not "are we at the bottom now": right after new rows the
         # scrollbar may not be laid out yet, and until it is the view cannot scroll.
@@ -101,83 +147,116 @@ class ConsoleLog(ScrollView, can_focus=True):
     # -- content -----------------------------------------------------------------------------
     @property
     def plain_text(self) -> str:
-        """Everything shown, without styles (for tests and copying)."""
-        return "\n".join([*(line.plain for line in self.term.lines), self.term.current.plain])
+        """Everything shown, scrollback included, without styles (for tests and copying)."""
+        return "\n".join(self.term.lines)
+
+    @property
+    def screen_text(self) -> str:
+        """The guest's screen only, without the scrollback (cheap enough to poll)."""
+        return "\n".join(row.rstrip() for row in self.term.screen.display)
 
     @property
     def empty(self) -> bool:
-        return not self.term.lines and not self.term.cells
+        return not self._fed
 
-    def feed(self, text: str) -> None:
-        added, dropped = self.term.feed(text)
-        self._update(added, dropped)
+    def feed(self, text: str, *, answer: bool = True) -> None:
+        """Guest output. Its queries are answered (`Answered`) unless `answer` is False: a replay
+        of old output asked long ago, and an answer now would be typing into the guest.
 
-    def note(self, text: str, style: str = "dim italic") -> None:
+        Output is taken in batches, once a frame and for a bounded time each, so a flood never
+        holds up keys; what it would scroll past the scrollback is dropped unseen.
+        """
+        self._fed = True
+        if not text:
+            return
+        self._pending.append((text, answer))
+        self._pending_size += len(text)
+        if not self.is_mounted:
+            self.flush()
+        elif self._batch is None:
+            wait = self._last + FRAME - time.monotonic()
+            if wait <= 0:  # the first output after a quiet frame: at once (an echo, say)
+                self._take_batch()
+            else:
+                self._batch = self.set_timer(wait, self._take_batch)
+
+    def flush(self) -> None:
+        """Take in all pending output now (as much as the scrollback can show of it)."""
+        self._take(None)
+
+    def _take_batch(self) -> None:
+        self._batch = None
+        self._last = time.monotonic()
+        self._take(self._last + BUDGET)
+        if self._pending:
+            self._batch = self.set_timer(FRAME, self._take_batch)
+
+    def _take(self, deadline: float | None) -> None:
+        if not self._pending:
+            return
+        self._trim()
+        pending = self._pending
+        while pending and (deadline is None or time.monotonic() < deadline):
+            text, answer = pending.popleft()
+            if len(text) > SLICE and deadline is not None:
+                pending.appendleft((text[SLICE:], answer))
+                text = text[:SLICE]
+            self._pending_size -= len(text)
+            answers = self.term.feed(text)
+            if answer:
+                for data in answers:
+                    self.post_message(self.Answered(data))
+        self._sync()
+
+    def _trim(self) -> None:
+        """Drop pending output that would only scroll past the scrollback. Only plain text
+        (no escape sequences) goes: its effect is the rows it scrolls, nothing else."""
+        if self._pending_size < TRIM_AT:
+            return
+        text = "".join(t for t, _answer in self._pending)
+        answer = self._pending[-1][1]
+        cut = len(text)
+        for _ in range(self.term.max_lines + self.term.screen.lines):
+            cut = text.rfind("\n", 0, cut)
+            if cut < 0:
+                return
+        if "\x1b" in text[:cut]:
+            return
+        scrolled = min(text.count("\n", 0, cut), self.term.screen.lines)
+        self.term.feed("\r\n" * scrolled)  # what was on the screen scrolls off it
+        self._pending = deque([(text[cut + 1 :], answer)])
+        self._pending_size = len(text) - cut - 1
+
+    def note(self, text: str) -> None:
         """A line of ours, not the guest's (connection changes), after whatever is shown."""
-        added = 0
-        if self.term.cells:
-            added += self.term.feed("\r\n")[0]
-        before = len(self.term.lines)
-        self.term.lines.append(Text(text, style=style))
-        added += 1
-        maxlen = self.term.lines.maxlen or 0
-        self._update(added, max(0, before + 1 - maxlen) if maxlen else 0)
+        self.flush()
+        newline = "\r\n" if self.term.screen.cursor.x else ""
+        self.term.feed(newline + NOTE.format(text))
+        self._sync()
 
     def reset(self) -> None:
         self.term.reset()
-        self._rows.clear()
-        self._counts.clear()
-        self._tail = []
+        self._fed = False
+        self._pending.clear()
+        self._pending_size = 0
+        if self._batch is not None:
+            self._batch.stop()
+            self._batch = None
+        self._history.clear()
         self._follow = True
         self._sync()
 
-    def _update(self, added: int, dropped: int) -> None:
-        for _ in range(min(dropped, len(self._counts))):
-            for _row in range(self._counts.popleft()):
-                self._rows.popleft()
-        lines = self.term.lines
-        for line in list(lines)[len(lines) - min(added, len(lines)) :]:
-            wrapped = self._wrap(line)
-            self._rows.extend(wrapped)
-            self._counts.append(len(wrapped))
-        self._tail = self._wrap(self._live_line())
-        self._sync()
-
-    def _live_line(self) -> Text:
-        line = self.term.current
-        if self.raw:  # show where the guest's cursor is: that is where typing lands
-            col = self.term.col
-            if col >= len(line):
-                line.append(" " * (col - len(line) + 1))
-            line.stylize(Style(reverse=True), col, col + 1)
-        return line
-
-    def _wrap(self, line: Text) -> list[Strip]:
-        width = self._width or len(line) + 1  # not laid out yet: on_resize wraps again
-        console = self.app.console
-        parts = line.divide(range(width, len(line), width)) if len(line) > width else [line]
-        return [Strip(list(part.render(console, end="")), part.cell_len) for part in parts]
-
-    def _rewrap(self) -> None:
-        """The width changed: every row is rebuilt from the lines. (Rows hold only the guest's
-        own styles; the widget's base style is applied when drawing, so focus and theme
-        changes need no rewrap.)"""
-        self._rows.clear()
-        self._counts.clear()
-        for line in self.term.lines:
-            wrapped = self._wrap(line)
-            self._rows.extend(wrapped)
-            self._counts.append(len(wrapped))
-        self._tail = self._wrap(self._live_line())
-        self._sync()
-
     def _sync(self) -> None:
-        self.virtual_size = Size(self._width, len(self._rows) + len(self._tail))
+        self.virtual_size = Size(self.term.screen.columns, self.term.rows)
         if self._follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-            if self.scroll_offset.y < self.max_scroll_y:  # not scrollable yet: after layout
-                self.scroll_end(animate=False, x_axis=False)
+            # The new rows may not be scrollable before layout: once more after it.
+            self.scroll_end(animate=False, x_axis=False)
         self.refresh()
+
+    def action_scroll_end(self) -> None:
+        self._follow = True  # asked for the end: follow it, whatever arrived meanwhile
+        self._sync()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -188,22 +267,36 @@ class ConsoleLog(ScrollView, can_focus=True):
 
     # -- rendering ---------------------------------------------------------------------------
     def on_resize(self, _event: events.Resize) -> None:
-        width = self.scrollable_content_region.width
-        if width != self._width:
-            self._width = width
-            self._rewrap()
+        region = self.scrollable_content_region
+        if region.width <= 0 or region.height <= 0:
+            return  # hidden: the guest's screen keeps its size (and its contents)
+        if (region.width, region.height) != (self.term.screen.columns, self.term.screen.lines):
+            self.term.resize(region.width, region.height)
+            self._sync()
 
     def render_line(self, y: int) -> Strip:
-        row = self.scroll_offset.y + y
+        index = self.scroll_offset.y + y
         base = self.rich_style
         width = self.scrollable_content_region.width
-        if row < len(self._rows):
-            strip = self._rows[row]
-        elif row - len(self._rows) < len(self._tail):
-            strip = self._tail[row - len(self._rows)]
-        else:
+        if index >= self.term.rows:
             return Strip.blank(width, base)
+        strip = self._strip(index)
         return strip.apply_style(base).crop_extend(0, width, base)
+
+    def _strip(self, index: int) -> Strip:
+        term = self.term
+        columns = term.screen.columns
+        row = term.row(index)
+        if index < len(term.history):  # scrollback rows never change: drawn once
+            cached = self._history.get(id(row))
+            if cached is not None and cached[0] is row and cached[1] == columns:
+                return cached[2]
+            strip = Strip(row_segments(row, columns))
+            self._history.set(id(row), (row, columns, strip))
+            return strip
+        cursor = term.cursor if self.raw else None  # where typing lands, while typing
+        col = cursor[0] if cursor is not None and cursor[1] == index else None
+        return Strip(row_segments(row, columns, col))
 
     # -- raw mode ----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -222,8 +315,9 @@ class ConsoleLog(ScrollView, can_focus=True):
         self.raw = False
 
     def watch_raw(self, raw: bool) -> None:
+        if not raw and self._esc is not None:  # an Esc still held goes before raw mode ends
+            self._send_esc()
         self.set_class(raw, "-raw")
-        self._tail = self._wrap(self._live_line())
         self._follow = True  # typing into the guest: show where the typing lands
         self._sync()
         self.post_message(self.RawChanged(raw))
@@ -243,9 +337,32 @@ class ConsoleLog(ScrollView, can_focus=True):
         if event.key == LEAVE_KEY:
             self.raw = False
             return
+        if event.key in SCROLL_KEYS:
+            getattr(self, f"action_{SCROLL_KEYS[event.key]}")()
+            return
         data = key_data(event.key, event.character)
-        if data:
-            self.post_message(self.Typed(data))
+        if not data:
+            return
+        if event.key == "escape":
+            self._send_esc()  # an earlier one goes alone
+            self._esc = self.set_timer(ESC_HOLD, self._send_esc)
+            return
+        if self._esc is not None:
+            self._esc.stop()
+            self._esc = None
+            data = "\x1b" + data
+        self._type(data)
+
+    def _send_esc(self) -> None:
+        if self._esc is not None:
+            self._esc.stop()
+            self._esc = None
+            self._type("\x1b")
+
+    def _type(self, data: str) -> None:
+        self._follow = True
+        self._sync()
+        self.post_message(self.Typed(data))
 
     def on_paste(self, event: events.Paste) -> None:
         if self.raw and event.text:

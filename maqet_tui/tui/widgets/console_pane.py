@@ -110,7 +110,7 @@ class ConsolePane(Vertical):
         text = await run_blocking(read_tail, app.manager.paths.serial_log(vm_id))
         vm = self.vm
         if text and vm is not None and vm["id"] == vm_id and console_key(vm) is None:
-            self.log_widget.feed(text)
+            self.log_widget.feed(text, answer=False)
             self.log_widget.note(f"── the end of {vm['name']}'s last run (its serial log) ──")
 
     def _show_status(self) -> None:
@@ -158,7 +158,7 @@ class ConsolePane(Vertical):
             log.note("── the VM was started again ──")
         self._shown = key
         was_empty = log.empty
-        log.feed(msg.text)
+        log.feed(msg.text, answer=not msg.replay)
         if was_empty:
             self._show_status()
 
@@ -202,6 +202,11 @@ class ConsolePane(Vertical):
         event.stop()
         self._send(event.data)
 
+    @on(ConsoleLog.Answered)
+    def _answered(self, event: ConsoleLog.Answered) -> None:
+        event.stop()
+        self.stream.send(data=event.data)  # not connected (yet): the guest asks again
+
     def _send(self, data: str) -> bool:
         if self.stream.send(data):
             return True
@@ -221,7 +226,9 @@ class ConsolePane(Vertical):
                 (" RAW ", "bold reverse"),
                 f"  keys go to {name}'s console — press ",
                 ("ctrl+]", "bold"),
-                " to leave ",
+                " to leave, ",
+                ("shift+pgup/pgdn", "bold"),
+                " to scroll back ",
             )
         )
         banner.set_class(event.raw, "-shown")
