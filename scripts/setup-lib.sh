@@ -9,6 +9,7 @@ missing_packages() {
   command -v qemu-img >/dev/null || missing+=(qemu-utils)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v dpkg-deb >/dev/null || missing+=(dpkg)
+  command -v tmux >/dev/null || missing+=(tmux)  # the tests drive the TUI in a real terminal
   echo "${missing[@]+"${missing[@]}"}"
 }
 
