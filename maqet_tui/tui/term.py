@@ -139,8 +139,15 @@ class GuestScreen(pyte.Screen):
         if kwargs.get("private") and ALT_SCREENS & set(modes) and self._main is not None:
             rows, cursor = self._main
             self._main = None
+            # Resized while the alternate screen showed (raw mode's banner, a terminal resize):
+            # the main screen keeps its cursor row, its top rows going to the scrollback.
+            drop = max(0, cursor.y + 1 - self.lines)
+            self.history.extend(rows[y] for y in range(drop) if y in rows)
             self.buffer.clear()
-            self.buffer.update({y: row for y, row in rows.items() if y < self.lines})
+            self.buffer.update(
+                {y - drop: row for y, row in rows.items() if drop <= y < drop + self.lines}
+            )
+            cursor.y -= drop
             self.cursor = cursor
             self.ensure_hbounds()
             self.ensure_vbounds()

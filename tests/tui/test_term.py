@@ -78,6 +78,24 @@ def test_extended_and_wide() -> None:
     assert sum(seg.cell_length for seg in row_segments(term.row(0), 80)) == 80
 
 
+def test_a_resize_while_a_full_screen_program_shows_keeps_the_shells_last_row() -> None:
+    """Raw mode entered while vi shows (its banner takes a row): after vi, the prompt row the
+    shell's cursor is on must still be on screen, not cut off below it."""
+    term = GuestTerm()
+    term.resize(80, 6)
+    term.feed("".join(f"line {i}\r\n" for i in range(5)) + "/ # vi /tmp/x\r\n")
+    term.feed("\x1b[?1049h\x1b[H\x1b[2J~\r\n~")  # vi on the alternate screen
+    term.resize(80, 5)
+    term.feed("\x1b[?1049l/ # ")  # vi leaves; the shell prints its prompt where its cursor was
+    screen = [row_text_of(term, y) for y in range(term.screen.lines)]
+    assert screen[-1] == "/ #" and screen[-2] == "/ # vi /tmp/x"
+    assert term.cursor is not None and term.cursor[1] == term.rows - 1
+
+
+def row_text_of(term: GuestTerm, y: int) -> str:
+    return "".join(term.screen.buffer[y][x].data for x in range(term.screen.columns)).rstrip()
+
+
 def test_scrollback_is_bounded_and_resizing_keeps_the_cursor_row() -> None:
     term = GuestTerm(max_lines=5)
     term.feed("".join(f"line {i}\r\n" for i in range(30)) + "/ # ")
