@@ -294,6 +294,9 @@ def _reach(
     file was removed binds it again (or at its fallback, recording that) within a store poll."""
     patience = time.monotonic() + REACH_PATIENCE
     while True:
+        if not row["socket_path"] or row["status"] not in QEMU_UP | TRANSITIONAL:
+            # Stopped between the caller's look and ours: say so, as the runner would.
+            raise IPCError(f"VM {row['name']!r} is {row['status']}", proto.NOT_RUNNING)
         try:
             return ipc_client.IPCClient(row["socket_path"] or "", timeout=timeout)
         except IPCError as exc:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from maqet_tui.common.errors import ConfigError, StartError, StateError, TimeoutError_
+from maqet_tui.common.errors import ConfigError, IPCError, StartError, StateError, TimeoutError_
 from maqet_tui.common.procs import is_alive
-from maqet_tui.core import ipc_client
+from maqet_tui.core import ipc_client, lifecycle
 from maqet_tui.core.liveness import find_runner
 from maqet_tui.core.manager import Manager
 from tests.helpers import Env, run_cli, wait_for
@@ -178,3 +178,12 @@ def test_stop_timeout_out_of_range_is_refused_not_a_kill(
     assert run_cli(env, "stop", "vm1", "--timeout", "5000").returncode == 2
     assert run_cli(env, "stop", "vm1", "--timeout", "nan").returncode == 2
     assert manager.get("vm1")["status"] == "running"
+
+
+def test_a_call_to_a_vm_that_just_stopped_says_so(manager: Manager, tiny_vm: TinyVM) -> None:
+    """A stop landing between a caller's look and its call (8 CLI loops found it): the runner's
+    recorded socket is gone, and the answer is "not running", not a connect to an empty path."""
+    vm = tiny_vm("vm1")
+    with pytest.raises(IPCError, match="'vm1' is stopped") as caught:
+        lifecycle.call(manager.paths, vm["id"], "ping", {}, 5.0)
+    assert caught.value.code == "not-running"

@@ -123,7 +123,9 @@ async def test_a_full_screen_editor_in_raw_mode(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: status_cell(app, "demo") == "stopped", "demo listed")
         await select(pilot, app, "demo")
-        await pilot.press("5", "s")
+        await pilot.press("5")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: status_cell(app, "demo") == "running", "demo started")
         await wait_until(pilot, lambda: prompt_after(app, READY_LINE), "a shell prompt", BOOT)
         log = console_log(app)
         log.focus()
