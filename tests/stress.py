@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from tests.helpers import Env, vm_processes
 
 # Refusals that are correct answers when another loop got there first.
-EXPECTED = ("is not running (status:", "is stopping", "is starting")
+# What a command may honestly answer when another loop acted on the same VM a moment before
+# (e.g. a start whose VM a racing stop took down right after it came up says so, exit 1).
+EXPECTED = (
+    "is not running (status:",
+    "is stopping",
+    "is starting",
+    "by another process while it started",
+)
 
 
 @dataclass

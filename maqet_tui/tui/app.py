@@ -169,9 +169,11 @@ class MaqetApp(App[None]):
 
     def on_unmount(self) -> None:
         self.subs.cancel_all()
-        for service in (self.watcher, self.sampler, self.tailer):
-            if service is not None:
-                service.stop()
+        services = [s for s in (self.watcher, self.sampler, self.tailer) if s is not None]
+        for service in services:
+            service.stop()
+        for service in services:  # short loops: none touches the home after the app is gone
+            service.join(1.0)
 
     def pids(self) -> dict[str, int]:
         """For the stats thread: replaced (never mutated) on each change, so safe to read."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from maqet_tui.tui.app import MaqetApp
+from maqet_tui.tui.messages import ManagerReady
 from maqet_tui.tui.run import exit_code, run_tui
-from maqet_tui.tui.screens.main import MainScreen
 from tests.helpers import Env
 
 
@@ -22,13 +22,13 @@ def test_a_crash_inside_the_app_exits_non_zero(
 
 
 def test_a_clean_quit_exits_zero(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    shown = MainScreen.on_mount
+    ready = MaqetApp.on_manager_ready
 
-    def show_then_quit(self: MainScreen) -> None:
-        shown(self)
-        self.app.exit()
+    def ready_then_quit(self: MaqetApp, msg: ManagerReady) -> None:
+        ready(self, msg)  # the store opened (by a thread that would otherwise outlive the test)
+        self.exit()
 
-    monkeypatch.setattr(MainScreen, "on_mount", show_then_quit)
+    monkeypatch.setattr(MaqetApp, "on_manager_ready", ready_then_quit)
     assert run_tui(str(env.home), headless=True) == 0
 
 
