@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from tests.helpers import Env, vm_processes
 
-# Refusals that are correct answers when another loop got there first.
-# What a command may honestly answer when another loop acted on the same VM a moment before
-# (e.g. a start whose VM a racing stop took down right after it came up says so, exit 1).
+# Refusals that are correct answers when another loop got there first (e.g. a start whose VM a
+# racing stop took down right after it came up says so, exit 1).
 EXPECTED = (
     "is not running (status:",
     "is stopping",
