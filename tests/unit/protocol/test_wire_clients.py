@@ -6,6 +6,7 @@ import contextlib
 import io
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,51 +46,53 @@ def _flood(sock: socket.socket, size: int) -> threading.Thread:
     return t
 
 
-def test_console_ends_on_a_line_over_the_limit(tmp_path: Path) -> None:
-    """Before: the console client buffered an endless line without bound."""
+@contextlib.contextmanager
+def fake_runner(tmp_path: Path) -> Iterator[tuple[str, Callable[[], socket.socket]]]:
+    """A listening Unix socket standing in for a runner: (its path, accept)."""
     path = tmp_path / "r.sock"
     srv = socket.socket(socket.AF_UNIX)
     srv.bind(str(path))
     srv.listen()
-    session = _Session(str(path), io.BytesIO(), "")
-    peer, _ = srv.accept()
-    sender = _flood(peer, proto.MAX_LINE + 100_000)
-    while session.ended is None:
-        session.pump()
-        assert len(session.buf) <= proto.MAX_LINE + 65536
-    assert "over" in session.ended and str(proto.MAX_LINE) in session.ended
-    session.sock.close()
-    sender.join(5)
-    peer.close()
-    srv.close()
+    try:
+        yield str(path), lambda: srv.accept()[0]
+    finally:
+        srv.close()
+
+
+def test_console_ends_on_a_line_over_the_limit(tmp_path: Path) -> None:
+    """Before: the console client buffered an endless line without bound."""
+    with fake_runner(tmp_path) as (path, accept):
+        session = _Session(path, io.BytesIO(), "")
+        peer = accept()
+        sender = _flood(peer, proto.MAX_LINE + 100_000)
+        while session.ended is None:
+            session.pump()
+            assert len(session.buf) <= proto.MAX_LINE + 65536
+        assert "over" in session.ended and str(proto.MAX_LINE) in session.ended
+        session.sock.close()
+        sender.join(5)
+        peer.close()
 
 
 def test_blocking_client_refuses_a_line_over_the_limit(tmp_path: Path) -> None:
-    path = tmp_path / "r.sock"
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(str(path))
-    srv.listen()
-    client = IPCClient(path, timeout=10)
-    peer, _ = srv.accept()
-    sender = _flood(peer, proto.MAX_LINE + 100_000)
-    with pytest.raises(IPCError) as info:
-        client.read_message()
-    assert info.value.code == proto.CLOSED
-    sender.join(5)
-    peer.close()
-    srv.close()
+    with fake_runner(tmp_path) as (path, accept):
+        client = IPCClient(path, timeout=10)
+        peer = accept()
+        sender = _flood(peer, proto.MAX_LINE + 100_000)
+        with pytest.raises(IPCError) as info:
+            client.read_message()
+        assert info.value.code == proto.CLOSED
+        sender.join(5)
+        peer.close()
 
 
 def test_console_reports_a_qmp_error_with_its_class(tmp_path: Path) -> None:
-    path = tmp_path / "r.sock"
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(str(path))
-    srv.listen()
-    session = _Session(str(path), io.BytesIO(), "")
-    peer, _ = srv.accept()
-    peer.sendall(proto.encode(proto.error(1, proto.QMP_ERROR, "bad", **{"class": "GenericError"})))
-    session.pump()
-    assert session.ended == "GenericError: bad"
-    session.sock.close()
-    peer.close()
-    srv.close()
+    with fake_runner(tmp_path) as (path, accept):
+        session = _Session(path, io.BytesIO(), "")
+        peer = accept()
+        error = proto.error(1, proto.QMP_ERROR, "bad", **{"class": "GenericError"})
+        peer.sendall(proto.encode(error))
+        session.pump()
+        assert session.ended == "GenericError: bad"
+        session.sock.close()
+        peer.close()
