@@ -296,7 +296,9 @@ def _reach(
     while True:
         if not row["socket_path"] or row["status"] not in QEMU_UP | TRANSITIONAL:
             # Stopped between the caller's look and ours: say so, as the runner would.
-            raise IPCError(f"VM {row['name']!r} is {row['status']}", proto.NOT_RUNNING)
+            raise IPCError(
+                f"VM {row['name']!r} is not running (status: {row['status']})", proto.NOT_RUNNING
+            )
         try:
             return ipc_client.IPCClient(row["socket_path"] or "", timeout=timeout)
         except IPCError as exc:

@@ -184,19 +184,22 @@ class Manager:
     def _call_live(
         self, ident: str, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
     ) -> Any:
+        """One call to the VM's runner. A stop landing between our look and the call answers
+        "not running"; when a start then brought the VM back before we looked again, the call
+        goes once more to the runner that is up now: the caller asked about the VM, not about
+        one incarnation of it."""
         vm = self._vm(ident)
+        try:
+            return self._call_up(vm, method, params or {}, timeout)
+        except IPCError as exc:
+            if exc.code not in (proto.NOT_RUNNING, proto.CLOSED):
+                raise
+        return self._call_up(self._vm(vm.id), method, params or {}, timeout)
+
+    def _call_up(self, vm: store.VM, method: str, params: dict[str, Any], timeout: float) -> Any:
         if vm.status not in QEMU_UP:
             raise StateError(f"VM {vm.name!r} is not running (status: {vm.status})")
-        try:
-            return lifecycle.call(self.paths, vm.id, method, params or {}, timeout)
-        except IPCError as exc:
-            if exc.code in (proto.NOT_RUNNING, proto.CLOSED):  # it stopped under us: say so plainly
-                after = self._vm(vm.id)
-                if after.status not in QEMU_UP:
-                    raise StateError(
-                        f"VM {vm.name!r} is not running (status: {after.status})"
-                    ) from None
-            raise
+        return lifecycle.call(self.paths, vm.id, method, params, timeout)
 
     def runner_alive(self, ident: str) -> bool:
         """Does the runner on record still run (same PID and start time)?"""

@@ -184,6 +184,29 @@ def test_a_call_to_a_vm_that_just_stopped_says_so(manager: Manager, tiny_vm: Tin
     """A stop landing between a caller's look and its call (8 CLI loops found it): the runner's
     recorded socket is gone, and the answer is "not running", not a connect to an empty path."""
     vm = tiny_vm("vm1")
-    with pytest.raises(IPCError, match="'vm1' is stopped") as caught:
+    with pytest.raises(IPCError, match=r"'vm1' is not running \(status: stopped\)") as caught:
         lifecycle.call(manager.paths, vm["id"], "ping", {}, 5.0)
     assert caught.value.code == "not-running"
+
+
+def test_a_call_that_races_a_restart_reaches_the_new_runner(
+    manager: Manager, tiny_vm: TinyVM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """8 CLI loops found `resume vm1` failing with "vm1 is stopped" while the VM ran: a stop and a
+    start both landed between its look and its call. The call now goes to the runner that is up."""
+    tiny_vm("vm1")
+    manager.start("vm1")
+    first = manager.get("vm1")["runner_pid"]
+    real_call = lifecycle.call
+
+    def restarted_under_us(*args: Any) -> Any:
+        monkeypatch.setattr(lifecycle, "call", real_call)
+        manager.stop("vm1", force=True)
+        try:
+            return real_call(*args)  # the stop landed: "not running"
+        finally:
+            manager.start("vm1")  # and a start, before the caller looks again
+
+    monkeypatch.setattr(lifecycle, "call", restarted_under_us)
+    assert manager.qmp("vm1", "query-status")["status"] == "running"
+    assert manager.get("vm1")["runner_pid"] != first
