@@ -164,10 +164,10 @@ class MaqetApp(App[None]):
     def boot_demo_when_ready(self) -> None:
         """`--demo`: ask for the demo once both the store is open and the main screen is up.
         Either may come first (the store opens on a worker), so both call this."""
-        if self.boot_demo and not self._demo_asked and self.watcher is not None:
-            if main := self.live_main():
-                self._demo_asked = True
-                main.action_demo()
+        ready = self.boot_demo and not self._demo_asked and self.watcher is not None
+        if ready and (main := self.live_main()):
+            self._demo_asked = True
+            main.action_demo()
 
     def on_boot_failed(self, msg: BootFailed) -> None:
         self.boot_error = msg.error
