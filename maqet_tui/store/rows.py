@@ -30,7 +30,7 @@ from maqet_tui.common.vmstate import LIVE, STARTABLE, Status
 if TYPE_CHECKING:
     from maqet_tui.protocol.launch import ReadyReport
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EVENTS_KEPT_PER_VM = 300
 COLUMNS = (
     "id",
