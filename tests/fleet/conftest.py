@@ -45,6 +45,8 @@ class Lab:
 
 
 def add_host(env: Env, sshd: Sshd, remote: Env, name: str = "lab", *extra: str) -> None:
+    """`host add NAME` for the test sshd, reaching `remote`'s home (extra options last: a
+    second --command wins)."""
     opts = [f"--ssh-option={o}" for o in sshd.ssh_options()]
     r = run_cli(
         env,

@@ -40,7 +40,7 @@ class Pipe:
         return msg
 
     def answer(self, req_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        events = []
+        events: list[dict[str, Any]] = []
         while True:
             msg = self.read()
             if msg.get("id") == req_id and "event" not in msg:
