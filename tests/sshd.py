@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.helpers import Env, wait_for
 
-SSHD = "/usr/sbin/sshd"
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"  # sbin is not on every user's PATH
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "mqsshd-"
 
