@@ -1,6 +1,6 @@
 """Fixtures for every suite: an isolated home and runtime dir per test, and a leak check that
 fails any test leaving a runner, a QEMU, an ssh client or control master, a socket or a lock file
-behind (and, at the end of the session, a test sshd)."""
+behind (and, at the end of the session, an sshd the session started)."""
 
 from __future__ import annotations
 
@@ -72,8 +72,10 @@ _RUNTIMES: set[str] = set()
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # A final sweep: anything of ours still alive here escaped every per-test check.
     mine = vm_processes(_RUNTIMES) if _RUNTIMES else {}
-    # ssh masters of any test home, and any test sshd (tests/sshd.py names its directory so).
-    mine.update(ssh_processes({*_RUNTIMES, "mqsshd-"}))
+    # ssh masters of any test home, and any sshd this session started (tests/sshd.py).
+    from tests.sshd import STARTED
+
+    mine.update(ssh_processes({*_RUNTIMES, *STARTED}))
     if mine:
         print("\nLEAKED PROCESSES AT SESSION END:", mine)
         session.exitstatus = 1

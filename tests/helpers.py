@@ -119,8 +119,8 @@ def wait_for(
 
 def ssh_processes(marks: set[str]) -> dict[int, str]:
     """Live ssh clients, ssh control masters (`ssh: PATH [mux]`) and sshd servers whose command
-    line names one of `marks` (a test's runtime dir, where control sockets live; `mqsshd-` for
-    the test servers)."""
+    line names one of `marks` (a test's runtime dir, where control sockets live; the directory of
+    a test sshd, tests/sshd.py)."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -1,8 +1,8 @@
 """A real OpenSSH server on 127.0.0.1 for the fleet tests and benchmarks: its own host key, its
 own authorized_keys holding a client key made here, a random port; and the hosts' view of it.
 
-Nothing here listens beyond 127.0.0.1. The server's directory is named `mqsshd-*`, which the
-leak checks look for (tests/helpers.py).
+Nothing here listens beyond 127.0.0.1. Each server's directory is in STARTED, which the
+session's final leak sweep looks for (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from tests.helpers import Env, wait_for
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"  # sbin is not on every user's PATH
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "mqsshd-"
+STARTED: set[str] = set()
+"""The directories of the servers this process started: the session's final leak sweep looks for
+sshds naming them (and only them: another session's servers are not ours)."""
 
 
 def _keygen(path: Path) -> None:
@@ -54,6 +57,7 @@ def children(pid: int) -> list[int]:
 class Sshd:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))
+        STARTED.add(str(self.dir))
         self.port = _free_port()
         self.user = getpass.getuser()
         self.client_key = self.dir / "client"
