@@ -63,10 +63,24 @@ def _split_host(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
     return host, home, argv[i:]
 
 
+NOT_OVER_AGENT = ("console", "agent")
+"""Subcommands that need the terminal (stdin), which in the agent is the protocol's channel:
+`--host H console VM` has its own ssh channel instead."""
+
+
+def _run_for_agent(argv: list[str]) -> int:
+    """A subcommand as the agent's `run` method runs it."""
+    rest = _split_host(argv)[2]
+    if rest and rest[0] in NOT_OVER_AGENT:
+        print(f"error: {rest[0]} cannot run through the agent", file=sys.stderr)
+        return 1
+    return main(argv)
+
+
 def _agent(args: argparse.Namespace) -> int:
     from maqet_tui.fleet.agent import serve
 
-    return serve(main, __version__, getattr(args, "home", None))
+    return serve(_run_for_agent, __version__, getattr(args, "home", None))
 
 
 COMMANDS["agent"] = _agent

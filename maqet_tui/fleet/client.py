@@ -51,9 +51,16 @@ class AgentSession:
         self.spec = spec
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         argv = [*base_argv(spec, paths), remote_command(spec, "agent", "--stdio")]
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err
-        )
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err
+            )
+        except OSError as exc:
+            self._err.close()
+            raise HostError(
+                f"host {spec.label}: cannot run ssh ({exc.strerror}): install the OpenSSH "
+                "client (Debian: openssh-client)"
+            ) from None
         self._buf = b""
         self._ids = 0
         self._greeted = False

@@ -43,8 +43,9 @@ def control_dir(paths: Paths) -> Path:
 
 
 def base_argv(spec: HostSpec, paths: Paths, tty: bool = False) -> list[str]:
-    """ssh and its options up to (and with) the destination, after `--`."""
-    argv = [SSH, "-t" if tty else "-T", "-o", "BatchMode=yes"]
+    """ssh and its options up to (and with) the destination, after `--`. `tty` (the console on
+    a terminal) also turns ssh's escape character off, so every byte reaches the guest."""
+    argv = [SSH, *(("-t", "-e", "none") if tty else ("-T",)), "-o", "BatchMode=yes"]
     for option in spec.ssh_options:
         argv += ["-o", option]
     argv += [

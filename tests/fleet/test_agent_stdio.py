@@ -85,6 +85,12 @@ def test_list_run_and_bad_lines(agent: Pipe, env: Env) -> None:
     ]
     agent.send({"id": 4, "method": "run", "params": {"argv": ["frobnicate"]}})
     assert agent.answer(4)[0]["result"] == {"exit": 2}  # argparse's usage error, not a crash
+    for argv in (["console", "vm1"], ["--home", "/x", "agent", "--stdio"]):
+        # Both would read the agent's stdin, which is the protocol's channel.
+        agent.send({"id": 8, "method": "run", "params": {"argv": argv}})
+        msg, events = agent.answer(8)
+        assert msg["result"] == {"exit": 1}
+        assert events[0]["data"]["text"] == f"error: {argv[-2]} cannot run through the agent\n"
     agent.proc.stdin.write(b"not json\n")  # type: ignore[union-attr]
     agent.proc.stdin.flush()  # type: ignore[union-attr]
     assert agent.read()["error"]["code"] == wire.BAD_REQUEST

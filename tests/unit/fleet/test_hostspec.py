@@ -63,7 +63,7 @@ def test_ssh_argv_forces_batch_mode_and_ends_options_before_the_destination(
     control = next(a for a in argv if a.startswith("ControlPath="))
     cdir = Path(control.split("=", 1)[1]).parent
     assert (cdir.stat().st_mode & 0o777) == 0o700
-    assert base_argv(spec, paths, tty=True)[1] == "-t"
+    assert base_argv(spec, paths, tty=True)[1:4] == ["-t", "-e", "none"]  # raw bytes: no escapes
 
 
 def test_ssh_failures_are_explained_in_one_line() -> None:
