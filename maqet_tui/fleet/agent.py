@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import sys
 import threading
 import time
@@ -33,6 +34,8 @@ from maqet_tui.protocol import wire
 
 RunCli = Callable[[list[str]], int]
 WATCH_INTERVAL = 0.2
+DRAIN_GRACE = 5.0
+"""Seconds the requests in flight get to finish once stdin has ended (see _drain)."""
 RELIST_EVERY = 2.0
 """Seconds between full re-reads even without a store change (a runner that died unrecorded)."""
 
@@ -40,6 +43,7 @@ RELIST_EVERY = 2.0
 class _Out:
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
+        self.fd = stream.fileno()
         self._lock = threading.Lock()
 
     def send(self, obj: dict[str, Any]) -> None:
@@ -57,6 +61,13 @@ class Agent:
         self.out = out
         self.run_cli = run_cli
         self.home = home
+        self.busy = 0  # requests in flight
+        self.idle = threading.Condition()
+
+    def start(self, req_id: Any, method: str, params: dict[str, Any]) -> None:
+        with self.idle:
+            self.busy += 1
+        threading.Thread(target=self.handle, args=(req_id, method, params), daemon=True).start()
 
     def _manager(self) -> Any:
         from maqet_tui.core.manager import Manager
@@ -76,6 +87,9 @@ class Agent:
             from maqet_tui.store.models import close_db
 
             close_db()
+            with self.idle:
+                self.busy -= 1
+                self.idle.notify_all()
 
     def _dispatch(self, req_id: Any, method: str, params: dict[str, Any]) -> Any:
         if method == "ping":
@@ -159,6 +173,7 @@ def serve(run_cli: RunCli, version: str, home: str | None) -> int:
     while True:
         line = stdin.readline(wire.MAX_LINE + 1)
         if not line:
+            _drain(agent, out.fd)
             return 0
         if len(line) > wire.MAX_LINE:
             out.send(wire.error(None, wire.LINE_TOO_LONG, "line over 1 MiB"))
@@ -173,4 +188,20 @@ def serve(run_cli: RunCli, version: str, home: str | None) -> int:
         if method not in ap.METHODS:
             out.send(wire.error(req_id, wire.UNKNOWN_METHOD, f"unknown method {method!r}"))
             continue
-        threading.Thread(target=agent.handle, args=(req_id, method, params), daemon=True).start()
+        agent.start(req_id, method, params)
+
+
+def _drain(agent: Agent, out_fd: int) -> None:
+    """stdin ended: answer the requests in flight for up to DRAIN_GRACE seconds, while somebody
+    still reads the answers (a client that only closed its side gets them). The channel gone
+    altogether (the read end of stdout closed: POLLERR) ends the agent at once, and the grace
+    bounds the rest: a `logs -f` never ends on its own, and the client whose end of stdin this is
+    may have been killed without its ssh."""
+    poller = select.poll()
+    poller.register(out_fd, select.POLLERR | select.POLLHUP)
+    deadline = time.monotonic() + DRAIN_GRACE
+    with agent.idle:
+        while agent.busy and time.monotonic() < deadline:
+            if poller.poll(0):
+                return
+            agent.idle.wait(0.2)

@@ -3,6 +3,7 @@ that is this machine seen through it, with its own home and runtime directory.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,8 +15,23 @@ from maqet_tui.core.manager import Manager
 from maqet_tui.fleet import registry
 from maqet_tui.fleet.ssh import close_master
 from maqet_tui.store import models as store
-from tests.helpers import Env, check_no_leaks, make_env, remove_env, run_cli
+from tests.helpers import Env, check_no_leaks, make_env, remove_env, run_cli, runtime_of, wait_for
 from tests.sshd import Sshd, remote_command
+
+
+def agents(remote: Env) -> list[int]:
+    """The `agent --stdio` processes serving `remote`'s home."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if b"agent\0--stdio" in cmd and str(remote.home) in runtime_of(int(entry)):
+                found.append(int(entry))
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +95,7 @@ def lab(env: Env, sshd: Sshd) -> Iterator[Lab]:
     for spec in registry.all_hosts(paths):
         close_master(spec, paths)
     store.close_db()
+    wait_for(lambda: not agents(remote), 15, "the remote agents to end")
     problems = check_no_leaks(remote)
     remove_env(remote)
     if problems:

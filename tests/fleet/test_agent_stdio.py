@@ -131,3 +131,19 @@ def test_a_major_version_mismatch_is_refused_naming_both(env: Env, side: str) ->
     err = p.proc.stderr.read().decode()
     assert err.startswith("error: the client speaks agent protocol") and "2.0" in err
     p.close()
+
+
+def test_requests_in_flight_are_answered_after_stdin_ends(env: Env) -> None:
+    # A client that writes its requests and closes its side still gets every answer.
+    p = Pipe(env)
+    p.send(ap.hello("test"))
+    p.send({"id": 1, "method": "run", "params": {"argv": ["ls", "--json"]}})
+    assert p.proc.stdin is not None
+    p.proc.stdin.close()
+    assert p.read()["hello"] == "maqet-tui"
+    msg, events = p.answer(1)
+    assert msg["result"] == {"exit": 0} and events[0]["data"]["text"] == "[]\n"
+    assert p.proc.wait(timeout=10) == 0
+    for f in (p.proc.stdout, p.proc.stderr):
+        assert f is not None
+        f.close()

@@ -18,8 +18,8 @@ from maqet_tui.common.paths import Paths
 from maqet_tui.common.procs import is_alive
 from maqet_tui.fleet import registry
 from maqet_tui.fleet.client import AgentSession, HostError
-from tests.fleet.conftest import Lab
-from tests.helpers import Env, run_cli, ssh_processes
+from tests.fleet.conftest import Lab, agents
+from tests.helpers import Env, run_cli, ssh_processes, wait_for
 
 
 def on_host(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
@@ -114,6 +114,22 @@ def test_a_killed_connection_never_touches_the_remote_vm(lab: Lab) -> None:
     assert is_alive(after["runner_pid"], after["runner_started"]) and is_alive(after["qemu_pid"])
     rows = json.loads(remote(lab, "ls", "--json").stdout)  # a new connection, same VM
     assert rows[0]["status"] == "running" and rows[0]["qemu_pid"] == before["qemu_pid"]
+
+
+def test_a_client_killed_mid_command_leaves_nothing_on_the_host(lab: Lab) -> None:
+    remote(lab, "add", "vm1", "--memory", "64")
+    client = subprocess.Popen(
+        [sys.executable, "-m", "maqet_tui", "--host", "lab", "logs", "vm1", "-f"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "MAQET_TUI_HOME": str(lab.env.home)},
+    )  # fmt: skip
+    try:
+        wait_for(lambda: agents(lab.remote), 30, "the agent to serve logs -f")
+    finally:
+        client.kill()  # not its ssh: that one now sees its stdin end, and so does the agent
+        client.wait()
+    wait_for(lambda: not agents(lab.remote), 15, "the agent to end")
+    wait_for(lambda: masters(lab.env) == ssh_processes({str(lab.env.runtime)}), 10, "its ssh")
 
 
 ECHO = (
