@@ -25,12 +25,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.fleet import capture
 from maqet_tui.protocol import agent as ap
 from maqet_tui.protocol import wire
+
+if TYPE_CHECKING:
+    from maqet_tui.core.manager import Manager
 
 RunCli = Callable[[list[str]], int]
 WATCH_INTERVAL = 0.2
@@ -56,6 +59,10 @@ class _Out:
                 pass  # the far side left; stdin's EOF ends us
 
 
+class _BadParams(Exception):
+    """A request whose params are not what its method takes (bad-request)."""
+
+
 class Agent:
     def __init__(self, out: _Out, run_cli: RunCli, home: str | None) -> None:
         self.out = out
@@ -63,13 +70,14 @@ class Agent:
         self.home = home
         self.busy = 0  # requests in flight
         self.idle = threading.Condition()
+        self.watching = False
 
     def start(self, req_id: Any, method: str, params: dict[str, Any]) -> None:
         with self.idle:
             self.busy += 1
         threading.Thread(target=self.handle, args=(req_id, method, params), daemon=True).start()
 
-    def _manager(self) -> Any:
+    def _manager(self) -> Manager:
         from maqet_tui.core.manager import Manager
 
         return Manager(self.home)
@@ -77,6 +85,8 @@ class Agent:
     def handle(self, req_id: Any, method: str, params: dict[str, Any]) -> None:
         try:
             result = self._dispatch(req_id, method, params)
+        except _BadParams as exc:
+            self.out.send(wire.error(req_id, wire.BAD_REQUEST, str(exc)))
         except MaqetError as exc:
             self.out.send(wire.error(req_id, ap.FAILED, str(exc)))
         except Exception as exc:  # a bug: one error answer, the agent keeps serving
@@ -105,13 +115,16 @@ class Agent:
         if method == "run":
             return {"exit": self._run(req_id, params.get("argv"))}
         if method == "subscribe":
-            threading.Thread(target=self._watch, daemon=True).start()
+            with self.idle:  # one watcher, however often a client subscribes
+                start, self.watching = not self.watching, True
+            if start:
+                threading.Thread(target=self._watch, daemon=True).start()
             return {"topics": ["vms"]}
         raise MaqetError(f"unknown method {method!r}")
 
     def _run(self, req_id: Any, argv: object) -> int:
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-            raise MaqetError("run: 'argv' must be a list of strings")
+            raise _BadParams("run: 'argv' must be a list of strings")
 
         def sink(stream: str, text: str) -> None:
             self.out.send(
@@ -143,7 +156,7 @@ class Agent:
                     if rows != last_rows:
                         last_rows = rows
                         self.out.send({"event": "vms", "data": {"vms": rows}})
-            except MaqetError as exc:
+            except Exception as exc:  # a store that cannot be read; the watcher keeps going
                 self.out.send({"event": "vms-error", "data": {"message": str(exc)}})
             time.sleep(WATCH_INTERVAL)
 

@@ -98,6 +98,8 @@ def test_list_run_and_bad_lines(agent: Pipe, env: Env) -> None:
     assert agent.answer(5)[0]["error"]["code"] == wire.UNKNOWN_METHOD
     agent.send({"id": 6, "method": "show", "params": {"name": "nosuch"}})
     assert agent.answer(6)[0]["error"] == {"code": "failed", "message": "no VM named 'nosuch'"}
+    agent.send({"id": 9, "method": "run", "params": {"argv": "ls"}})
+    assert agent.answer(9)[0]["error"]["code"] == wire.BAD_REQUEST
     agent.send({"id": 7, "method": "ping"})
     assert agent.answer(7)[0]["result"] == "pong"  # still serving after all that
 
@@ -108,11 +110,15 @@ def test_subscribe_pushes_changes_made_by_others(agent: Pipe, env: Env) -> None:
     assert msg["result"] == {"topics": ["vms"]}
     first = events[0] if events else agent.read()
     assert first == {"event": "vms", "data": {"vms": []}}
+    agent.send({"id": 2, "method": "subscribe"})  # again: still one watcher, one event a change
+    assert agent.answer(2)[0]["result"] == {"topics": ["vms"]}
     t0 = time.monotonic()
     run_cli(env, "add", "pushed", "--memory", "64", check=True)
     msg = agent.read()
     assert msg["event"] == "vms" and [v["name"] for v in msg["data"]["vms"]] == ["pushed"]
     assert time.monotonic() - t0 < 10  # generous; the pace (0.2 s) is in the benchmark
+    agent.send({"id": 3, "method": "ping"})
+    assert agent.read() == {"id": 3, "result": "pong"}  # no second copy of the event before it
 
 
 @pytest.mark.parametrize("side", ["agent", "client"])
