@@ -64,10 +64,11 @@ class AgentSession:
         self._buf = b""
         self._ids = 0
         self._greeted = False
-        self._send(ap.hello(__version__))
+        self.send(ap.hello(__version__))
 
     # -- plumbing --------------------------------------------------------------------------------
-    def _send(self, obj: dict[str, Any]) -> None:
+    def send(self, obj: dict[str, Any]) -> None:
+        """Write one line (a gone ssh is noticed by the next read, which says why)."""
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(wire.encode(obj))
@@ -83,7 +84,9 @@ class AgentSession:
         status = self.proc.returncode if self.proc.returncode is not None else 255
         return HostError(explain(self.spec, status, text))
 
-    def _line(self, deadline: float | None) -> dict[str, Any]:
+    def read_message(self, deadline: float | None) -> dict[str, Any]:
+        """The next line as an object; HostError when ssh ended (in ssh's words), the deadline
+        (a time.monotonic() value) passed, or the line is not a JSON object."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         while True:
@@ -113,9 +116,10 @@ class AgentSession:
                 raise self._ssh_failure()
             self._buf += chunk
 
-    def _greet(self) -> None:
+    def greet(self) -> None:
+        """Read and check the agent's hello (HostError naming both versions on a mismatch)."""
         deadline = time.monotonic() + connect_timeout() + HELLO_GRACE
-        msg = self._line(deadline)
+        msg = self.read_message(deadline)
         why = ap.check_hello(msg, ap.my_protocol(), f"the agent on host {self.spec.label}")
         if why is not None:
             raise HostError(why)
@@ -132,12 +136,12 @@ class AgentSession:
         """Send one request and return its result; events until then go to `on_event`."""
         self._ids += 1
         req_id = self._ids
-        self._send({"id": req_id, "method": method, "params": params or {}})
+        self.send({"id": req_id, "method": method, "params": params or {}})
         if not self._greeted:
-            self._greet()
+            self.greet()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            msg = self._line(deadline)
+            msg = self.read_message(deadline)
             if "event" in msg:
                 if on_event is not None:
                     on_event(msg)
@@ -153,7 +157,7 @@ class AgentSession:
         """The next pushed event (after `subscribe`); HostError when the connection ends."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            msg = self._line(deadline)
+            msg = self.read_message(deadline)
             if "event" in msg:
                 return msg
 
