@@ -14,11 +14,14 @@ import shlex
 from typing import NamedTuple
 
 from maqet_tui.common.errors import ConfigError, clip
-from maqet_tui.core.config import validate_name
+from maqet_tui.common.ids import looks_like_id
 
 LOCAL = "local"
 """The reserved name of this machine in `ls --all-hosts` and in JSON rows."""
 DEFAULT_COMMAND = ("maqet-tui",)
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+"""A host's name follows the VM name rules (core/config.py's NAME_RE; a unit test keeps the two
+equal), checked here without importing the definition checks."""
 _KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 _MAX = 1024
 
@@ -43,10 +46,14 @@ def _no_control(what: str, value: str) -> None:
 
 
 def validate_host_name(name: str) -> str:
-    try:
-        validate_name(name)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("VM name", "host name"), field="name") from None
+    if not NAME_RE.fullmatch(name):
+        raise ConfigError(
+            f"invalid host name {clip(name)}: use 1-63 ASCII letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            field="name",
+        )
+    if looks_like_id(name):
+        raise ConfigError(f"invalid host name {name!r}: 8 hex digits is the form of a VM id")
     if name == LOCAL:
         raise ConfigError(f"invalid host name {name!r}: it is reserved for this machine")
     return name

@@ -20,6 +20,13 @@ def test_bad_host_names_are_refused(name: str) -> None:
         hs.validate_host_name(name)
 
 
+def test_host_names_follow_the_vm_name_rules() -> None:
+    from maqet_tui.core.config import NAME_RE
+
+    assert NAME_RE.pattern == "^" + hs.NAME_RE.pattern + "$"
+    assert hs.validate_host_name("lab-2.rack_3") == "lab-2.rack_3"
+
+
 @pytest.mark.parametrize("dest", ["", "-oProxyCommand=evil", "a b", "host\n"])
 def test_bad_destinations_are_refused(dest: str) -> None:
     with pytest.raises(ConfigError, match="destination"):
