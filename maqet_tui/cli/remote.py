@@ -96,6 +96,8 @@ def list_all(home: str | None) -> tuple[list[dict[str, Any]], list[str]]:
                 found[spec.name] = _with_host(session.call("list", timeout=60), spec.name)
         except (HostError, MaqetError) as exc:
             errors[spec.name] = str(exc)
+        except Exception as exc:  # whatever it is, it is this host's line, not the command's end
+            errors[spec.name] = f"host {spec.label}: {type(exc).__name__}: {exc}"
 
     threads = [threading.Thread(target=ask, args=(h,), daemon=True) for h in hosts]
     for t in threads:
