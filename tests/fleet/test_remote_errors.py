@@ -3,6 +3,10 @@ timeout, and a status of 1 (nothing is run, nothing changed)."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 
 from maqet_tui import __version__
@@ -81,3 +85,24 @@ def _close(env: Env) -> None:
     for spec in registry.all_hosts(paths):
         close_master(spec, paths)
     store.close_db()
+
+
+def test_a_silent_host_fails_within_the_connect_timeout(env: Env) -> None:
+    # Accepts the TCP connection and never speaks SSH: the case of a wedged or firewalled host.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        run_cli(env, "host", "add", "mute", "u@127.0.0.1", f"--ssh-option=Port={port}", check=True)
+        t0 = time.monotonic()
+        r = subprocess.run(
+            [sys.executable, "-m", "maqet_tui", "--host", "mute", "ls"],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "MAQET_TUI_HOME": str(env.home),
+                 "MAQET_TUI_SSH_CONNECT_TIMEOUT": "2"},
+        )  # fmt: skip
+        took = time.monotonic() - t0
+    assert r.returncode == 1 and r.stdout == ""
+    assert one_error_line(r.stderr).startswith("error: host 'mute' (u@127.0.0.1): ssh: ")
+    assert "timed out" in r.stderr
+    assert 1.5 < took < 15  # the timeout, not a hang (generous: a loaded machine)
