@@ -31,7 +31,7 @@ from maqet_tui.common.paths import Paths
 from maqet_tui.core import image_files
 from maqet_tui.core.disks import image_info
 from maqet_tui.core.image_recipe import FORMAT_VERSION, RECIPES, Recipe, recipe_hash
-from maqet_tui.core.images import DISK, INITRD, KERNEL, Image, images_dir, read_image
+from maqet_tui.core.images import DISK, INITRD, KERNEL, METADATA, Image, images_dir, read_image
 
 Progress = Callable[[str], None]
 
@@ -93,7 +93,7 @@ def cached(directory: Path, recipe: Recipe) -> Image | None:
     if image is None:
         return None
     try:
-        meta = json.loads((directory / image_files.METADATA).read_text())
+        meta = json.loads((directory / METADATA).read_text())
         same = meta.get("recipe") == recipe_hash(recipe)
         whole = all(p.is_file() for p in (image.disk, image.kernel, image.initrd) if p)
     except (OSError, ValueError):
