@@ -249,6 +249,12 @@ def build_image(
         final = root / recipe.name
         if not force and (image := cached(final, recipe)) is not None:
             return image, False
+        existing = read_image(final)
+        if existing is not None and existing.source != f"build:{recipe.name}":
+            raise ConfigError(
+                f"image {recipe.name!r} exists and was not built from the recipe "
+                f"({existing.source}); remove it first: maqet-tui image rm {recipe.name}"
+            )
         image_files.refuse_if_used(paths, final)
         image_files.remove_stale(root)
         start = time.monotonic()
