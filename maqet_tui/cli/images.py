@@ -56,14 +56,6 @@ def _when(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "K", "M", "G", "T"):
-        if n < 1024 or unit == "T":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024
-    return f"{n}"
-
-
 def cmd_build(args: argparse.Namespace) -> int:
     from maqet_tui.core.image_build import build_image
 
@@ -85,7 +77,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from maqet_tui.core.images import image_to_json, list_images
+    from maqet_tui.core.images import human_size, image_to_json, list_images
 
     images = list_images(paths(args))
     if args.json:
@@ -94,16 +86,17 @@ def cmd_ls(args: argparse.Namespace) -> int:
     print(f"{'NAME':20} {'FORMAT':6} {'SIZE':>7} {'BUILT':16} PATH")
     for i in images:
         print(
-            f"{i.name:20} {i.format:6} {_size(i.virtual_size):>7} {_when(i.built_at):16} {i.disk}"
+            f"{i.name:20} {i.format:6} {human_size(i.virtual_size):>7} {_when(i.built_at):16} {i.disk}"
         )
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from maqet_tui.core.image_import import import_image
+    from maqet_tui.core.images import human_size
 
     image = import_image(paths(args), args.name, Path(args.file), user=args.user)
-    print(f"imported {image.name}: {image.disk} ({image.format}, {_size(image.virtual_size)})")
+    print(f"imported {image.name}: {image.disk} ({image.format}, {human_size(image.virtual_size)})")
     return 0
 
 

@@ -31,7 +31,16 @@ from maqet_tui.common.paths import Paths
 from maqet_tui.core import image_files
 from maqet_tui.core.disks import image_info
 from maqet_tui.core.image_recipe import FORMAT_VERSION, RECIPES, Recipe, recipe_hash
-from maqet_tui.core.images import DISK, INITRD, KERNEL, METADATA, Image, images_dir, read_image
+from maqet_tui.core.images import (
+    DISK,
+    INITRD,
+    KERNEL,
+    METADATA,
+    Image,
+    human_size,
+    images_dir,
+    read_image,
+)
 
 Progress = Callable[[str], None]
 
@@ -276,7 +285,7 @@ def build_image(
             raise ImageBuildError(f"the built image in {final} cannot be read back")
         used = image.disk.stat().st_blocks * 512
         report(
-            f"done: {image.name}, {used / 1e6:.0f} MB on disk ({image.virtual_size / 2**30:.1f} GiB "
+            f"done: {image.name}, {human_size(used)} on disk ({human_size(image.virtual_size)} "
             f"virtual) in {time.monotonic() - start:.0f} s"
         )
         return image, True
