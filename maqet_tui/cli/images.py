@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -56,9 +57,17 @@ def _when(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from maqet_tui.core.image_build import build_image
 
+    # A build killed by `kill` or an SSH hang-up cleans up like one interrupted by Ctrl-C: it
+    # stops mmdebstrap (which unmounts what it mounted) and removes its temporary directory.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     start = time.monotonic()
 
     def show(phase: str) -> None:
@@ -66,7 +75,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"[{time.monotonic() - start:4.0f}s] {args.name}: {phase}", file=sys.stderr, flush=True
         )
 
-    image, built = build_image(paths(args), args.name, force=args.force, progress=show)
+    try:
+        image, built = build_image(paths(args), args.name, force=args.force, progress=show)
+    except KeyboardInterrupt:
+        print(f"{args.name}: build interrupted; nothing was kept", file=sys.stderr)
+        return 130
     if not built:
         print(
             f"{image.name} is up to date (built {_when(image.built_at)}; --force rebuilds)",

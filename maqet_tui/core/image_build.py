@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -184,8 +185,15 @@ def _run_mmdebstrap(argv: list[str], work: Path, report: Progress) -> float:
     said = "resolving packages"
     installed = 0.0
     try:
+        # Its own session: an interruption stops all of it (apt-get and dpkg included) at once,
+        # rather than mmdebstrap alone, which waits for its running step to finish first.
         proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
         )
     except OSError as exc:
         raise ImageBuildError(f"cannot run mmdebstrap: {exc.strerror}") from None
@@ -204,14 +212,31 @@ def _run_mmdebstrap(argv: list[str], work: Path, report: Progress) -> float:
                         said = phase
         rc = proc.wait()
     except BaseException:
-        proc.terminate()  # mmdebstrap cleans up its own mounts on SIGTERM
-        proc.wait()
+        report("interrupted: stopping mmdebstrap")
+        _stop(proc)
         raise
     if rc != 0:
         why = [ln for ln in last if ln.startswith("E:") and "mmdebstrap failed" not in ln]
         words = [ln for ln in last if ln and not ln.startswith("I:")]
         raise ImageBuildError(f"mmdebstrap failed: {(why or words or [f'status {rc}'])[-1]}")
     return installed or time.monotonic()
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM to the build's whole process group: mmdebstrap unmounts what it mounted once its
+    children are gone. SIGKILL only if that takes over a minute (a mount may then be left, which
+    the cleanup reports rather than deletes through)."""
+    for sig, grace in ((signal.SIGTERM, 60.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
 
 
 def _convert(work: Path) -> None:

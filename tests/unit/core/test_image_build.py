@@ -15,9 +15,11 @@ import pytest
 
 from maqet_tui.common.errors import ConfigError, MaqetError
 from maqet_tui.common.paths import Paths
+from maqet_tui.common.procs import is_alive
 from maqet_tui.core import image_build, image_files, image_recipe
 from maqet_tui.core.image_build import ImageBuildError, build_image
 from maqet_tui.core.images import list_images
+from tests.helpers import wait_for
 
 FAKE = r"""#!PYTHON
 import os, pathlib, shlex, sys
@@ -35,6 +37,11 @@ if os.environ.get("FAKE_FAIL"):
     sys.exit(1)
 say("I: extracting archives...")
 say("I: installing remaining packages inside the chroot...")
+if os.environ.get("FAKE_HANG"):  # a long step with a child of its own, like apt-get and dpkg
+    import subprocess
+    child = subprocess.Popen(["sleep", "60"])
+    pathlib.Path(os.environ["FAKE_HANG"]).write_text(f"{os.getpid()} {child.pid}")
+    child.wait()
 say("MAQET-TUI: configuring the system")
 (work / "vmlinuz").write_bytes(b"kernel")
 (work / "initrd.img").write_bytes(b"initrd")
@@ -172,3 +179,24 @@ def test_who_may_build(fake: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(MaqetError, match=r"^mmdebstrap is not installed \(apt-get install"):
         image_build.build_mode()
+
+
+def test_an_interrupted_build_stops_all_of_mmdebstrap_and_leaves_nothing(
+    fake: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("FAKE_HANG", str(pids))
+    said: list[str] = []
+
+    def ctrl_c_once_installing(phase: str) -> None:
+        said.append(phase)
+        if phase == "installing packages":
+            wait_for(pids.exists, 30, "the fake's long step")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_image(paths, "debian-12", progress=ctrl_c_once_installing)
+    assert said[-1] == "interrupted: stopping mmdebstrap"
+    for pid in map(int, pids.read_text().split()):  # the fake and its child: the whole group
+        wait_for(lambda: not is_alive(pid), 10, f"process {pid} to go")  # noqa: B023
+    assert names(tmp_path / "images") == [".lock"]
