@@ -37,6 +37,8 @@ if os.environ.get("FAKE_FAIL"):
     sys.exit(1)
 say("I: extracting archives...")
 say("I: installing remaining packages inside the chroot...")
+say("Setting up udev (252.39-1~deb12u1) ...")
+say("Setting up cloud-init (22.4.2-1+deb12u3) ...")
 if os.environ.get("FAKE_HANG"):  # a long step with a child of its own, like apt-get and dpkg
     import subprocess
     child = subprocess.Popen(["sleep", "60"])
@@ -106,6 +108,20 @@ def test_build_reports_phases_then_hits_the_cache(fake: Path, paths: Paths, tmp_
 
     again, built = build_image(paths, "debian-12", progress=said.append)
     assert not built and again == image and calls(fake) == 1
+
+
+def test_a_long_install_shows_a_count_of_packages(
+    fake: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(image_build, "COUNT_EVERY", 0.0)
+    said: list[str] = []
+    build_image(paths, "debian-12", progress=said.append)
+    assert said[2:5] == [
+        "installing packages",
+        "installing packages (1 set up)",
+        "installing packages (2 set up)",
+    ]
+    assert "--verbose" in fake.read_text().split()
 
 
 def test_force_and_a_changed_recipe_rebuild(
