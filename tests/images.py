@@ -5,7 +5,9 @@ same name in tests/conftest.py): the first call in a session builds it unless th
 build of the current recipe (scripts/test builds it before pytest, so a run normally starts with
 a cache hit). The cache is `$MAQET_TUI_IMAGES` when set, else `$XDG_CACHE_HOME/maqet-tui/images`;
 tests/conftest.py sets the variable for the whole session so that every home sees the image.
-A test that must not touch the shared images sets MAQET_TUI_IMAGES to its own directory.
+A test that must not touch the shared images sets MAQET_TUI_IMAGES to its own directory. A
+cold build takes one to two minutes: a test that may be the first to ask for the image carries
+`@pytest.mark.timeout(900)` (the suite's default is 120 s).
 """
 
 from __future__ import annotations
