@@ -150,7 +150,7 @@ def _userns_works() -> bool:
     return r.returncode == 0
 
 
-def _stage(work: Path, recipe: Recipe) -> list[str]:
+def _stage(work: Path, recipe: Recipe, mode: str) -> list[str]:
     """The hook's inputs in `work`, and mmdebstrap's argv."""
     for path, text in recipe.files.items():
         target = work / "files" / path.lstrip("/")
@@ -166,7 +166,7 @@ def _stage(work: Path, recipe: Recipe) -> list[str]:
     hook += shlex.quote(recipe.disk_size)
     return [
         "mmdebstrap",
-        f"--mode={build_mode()}",
+        f"--mode={mode}",
         "--variant=apt",
         "--verbose",  # dpkg's "Setting up" lines: the progress shown while packages install
         "--format=null",
@@ -312,10 +312,15 @@ def build_image(
     report: Progress = progress or (lambda phase: None)
     recipe = recipe_for(name)
     root = images_dir(paths)
+    final = root / recipe.name
+    # A current image needs no lock and no privilege: a user who may not build (or write the
+    # directory) still gets the image someone else built.
+    if not force and (image := cached(final, recipe)) is not None:
+        return image, False
+    mode = build_mode()  # before anything is created: one line saying what is missing
     with image_files.locked(root, report):
-        final = root / recipe.name
         if not force and (image := cached(final, recipe)) is not None:
-            return image, False
+            return image, False  # built meanwhile by the holder of the lock
         existing = read_image(final)
         if existing is not None and existing.source != f"build:{recipe.name}":
             raise ConfigError(
@@ -327,7 +332,7 @@ def build_image(
         start = time.monotonic()
         work = Path(tempfile.mkdtemp(prefix=f".build-{recipe.name}-", dir=root))
         try:
-            argv = _stage(work, recipe)
+            argv = _stage(work, recipe, mode)
             report("resolving packages")
             installed = _run_mmdebstrap(argv, work, report)
             report("converting to qcow2")

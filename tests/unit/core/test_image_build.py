@@ -216,3 +216,18 @@ def test_an_interrupted_build_stops_all_of_mmdebstrap_and_leaves_nothing(
     for pid in map(int, pids.read_text().split()):  # the fake and its child: the whole group
         wait_for(lambda: not is_alive(pid), 10, f"process {pid} to go")  # noqa: B023
     assert names(tmp_path / "images") == [".lock"]
+
+
+def test_who_may_not_build_still_gets_a_current_image_and_changes_nothing_else(
+    fake: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    image, _ = build_image(paths, "debian-12")  # built by root
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(image_files, "has_subids", lambda *a: False)
+    assert build_image(paths, "debian-12") == (image, False)
+    with pytest.raises(ImageBuildError, match="needs root"):
+        build_image(paths, "debian-12", force=True)
+    monkeypatch.setenv("MAQET_TUI_IMAGES", str(tmp_path / "elsewhere"))
+    with pytest.raises(ImageBuildError, match="needs root"):
+        build_image(paths, "debian-12")
+    assert not (tmp_path / "elsewhere").exists() and calls(fake) == 1
