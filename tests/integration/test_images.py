@@ -172,3 +172,20 @@ def test_a_directory_without_complete_metadata_is_no_image(env: Env, images: Pat
     assert ls_json(env) == []
     assert "no images yet" in run_cli(env, "image", "rm", "half").stderr
     assert os.path.isdir(images / "half")
+
+
+def test_rm_is_refused_for_a_vm_that_names_the_image(
+    env: Env, images: Path, manager: Manager, tmp_path: Path
+) -> None:
+    """`image` is the definition key VMs made with `add --image` carry (written to the store
+    directly here, as that option's validation is not part of this test)."""
+    from maqet_tui.store import models as store
+
+    assert (
+        run_cli(env, "image", "import", "base", str(raw_disk(tmp_path / "r.img"))).returncode == 0
+    )
+    store.open_db(manager.paths.db)
+    store.insert_vm("from-image", {"memory": 64, "accel": "tcg", "image": "base"})
+    done = run_cli(env, "image", "rm", "base")
+    assert done.returncode == 1 and "used by VM from-image " in done.stderr
+    assert (images / "base" / "disk.qcow2").is_file()
