@@ -1,9 +1,11 @@
 """A VM made from the built image boots under TCG to a login prompt on its serial console, with
-no failed unit and no network at all, and stops by ACPI power-down. Its disk is a qcow2 overlay
-of the image's disk, which is never written."""
+no failed unit, DHCP on its NIC from an isolated user-mode network (restrict=on), nothing that
+calls out started, and stops by ACPI power-down. Its disk is a qcow2 overlay of the image's
+disk, which is never written."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -38,6 +40,13 @@ def test_image_boots_to_login_and_powers_off(
             "initrd": str(debian_image.initrd),
             "append": debian_image.append,
             "disks": [str(overlay)],
+            # Networking that reaches nothing beyond QEMU itself: DHCP, no route out.
+            "qemu_args": [
+                "-netdev",
+                "user,id=n0,restrict=on",
+                "-device",
+                "virtio-net-pci,netdev=n0",
+            ],
         },
     )
     manager.start("deb")
@@ -47,8 +56,18 @@ def test_image_boots_to_login_and_powers_off(
         return log.read_text(errors="replace") if log.exists() else ""
 
     wait_for(lambda: "debian login:" in serial(), BOOT_DEADLINE, "the login prompt", step=0.5)
+    # cloud-init's table of interfaces: q35's NIC is enp0s1, and systemd-networkd (matching en*)
+    # got it an address from QEMU's DHCP.
+    wait_for(
+        lambda: re.search(r"\| enp0s1 \| True \| +10\.0\.2\.15 ", serial()),
+        60,
+        "enp0s1 with its DHCP address",
+        step=0.5,
+    )
     text = serial()
     assert "Debian GNU/Linux 12 debian ttyS0" in text
+    for caller in ("apt-daily", "timesyncd", "Network Time"):  # masked or absent: no callouts
+        assert caller not in text, caller
     # With no seed (no `cidata` volume) cloud-init's last stage says it used its fallback.
     warnings = [
         ln for ln in text.splitlines() if "WARNING" in ln and "fallback datasource" not in ln
