@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from maqet_tui import __version__
-from maqet_tui.cli import definitions, guest, hosts, lifecycle, vms
+from maqet_tui.cli import definitions, guest, hosts, images, lifecycle, vms
 from maqet_tui.cli.parser import build_parser
 from maqet_tui.common.errors import MaqetError
 
@@ -22,6 +22,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **guest.COMMANDS,
     **definitions.COMMANDS,
     **hosts.COMMANDS,
+    **images.COMMANDS,
 }
 """Every subcommand, by name: each group of subcommands registers its own."""
 
