@@ -11,6 +11,7 @@ from maqet_tui.common.procs import process_state
 from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.protocol import wire as proto
 
+from .guest_exec import guest_exec, guest_state
 from .ipc_server import Connection, RequestError
 from .qmp_link import (
     ExecInterruptedError,
@@ -85,6 +86,11 @@ class RunnerAPI:
                 return {"written": await self.r.console.write(data)}
             except ConnectionError as exc:
                 raise RequestError(proto.NOT_RUNNING, f"serial port closed: {exc}") from None
+        if method == "guest":
+            return guest_state(self.r.guest)
+        if method == "guest-exec":
+            self._require_live()
+            return await guest_exec(self.r.guest, self.r.name, params)
         raise RequestError(proto.UNKNOWN_METHOD, f"unknown method {method!r}")
 
     def _subscribe(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
@@ -101,6 +107,8 @@ class RunnerAPI:
             tail = self.r.console.tail()[-REPLAY_CHARS:]
             if tail:
                 soon(conn.send, {"event": "console", "data": {"text": tail, "replay": True}})
+        if "guest" in topics:
+            soon(conn.send, {"event": "guest", "data": guest_state(self.r.guest)})
         if "stats" in topics and self.r.stats is not None:
             history = self.r.stats.history()
             soon(conn.send, {"event": "stats", "data": {"samples": history, "replay": True}})

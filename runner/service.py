@@ -22,8 +22,10 @@ from maqet_tui.common.procs import start_time
 from maqet_tui.common.vmstate import STOP_REQUESTED
 
 from . import store_io
+from .agent_link import AgentLink
 from .api import RunnerAPI
 from .console import Console
+from .guest_watch import GuestWatch, poll_interval
 from .ipc_server import IPCServer
 from .qemu import QemuProcess
 from .qmp_link import ExecuteError, QMPError, QmpLink
@@ -63,6 +65,7 @@ class Runner:
         self.qmp = QmpLink(f"maqet-{self.name}")
         self.console: Console | None = None
         self.stats: StatsSampler | None = None
+        self.guest: GuestWatch | None = None  # the agent's view (VMs defined with agent: true)
         self.exited = asyncio.Event()
         self.final = asyncio.Event()
         self.force_now = asyncio.Event()
@@ -109,6 +112,9 @@ class Runner:
             await self.ipc.start()
         except (OSError, RuntimeError) as exc:
             return await self._abort_start(f"cannot serve {self.socket_path}: {exc}")
+        if self.qemu.qga is not None:
+            self.guest = GuestWatch(AgentLink(self.qemu.qga), self.ipc.publish, poll_interval())
+            self._spawn(self.guest.run())
         self._spawn(self._follow_events())
         self.stats = sampler_for(self.qemu.pid, self.qmp, self.ipc.publish)
         self._spawn(self.stats.run(interval()))
@@ -237,6 +243,8 @@ class Runner:
         async for ev in self.qmp.events():
             name = str(ev.get("event", "?"))
             self.ipc.publish("qmp-event", ev)
+            if self.guest is not None:
+                self.guest.on_qmp_event(ev)
             self.store.record(store_io.add_event, self.vm_id, "qmp", name, ev)
             if name == "STOP" and self.status == "running":
                 self.set_status("paused")

@@ -38,8 +38,22 @@ def _glue_qemu_args(argv: list[str]) -> list[str]:
     return out
 
 
+def _split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """`exec NAME [OPTIONS] -- COMMAND...`: what follows the `--` is the guest's command, kept
+    away from argparse (which would take its options, and cannot put a `*` positional after
+    options)."""
+    if "--" in argv:
+        i = argv.index("--")
+        if "exec" in argv[:i]:
+            return argv[:i], argv[i + 1 :]
+    return argv, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_glue_qemu_args(list(sys.argv[1:] if argv is None else argv)))
+    words, command = _split_command(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(_glue_qemu_args(words))
+    if command is not None and args.cmd == "exec":
+        args.command = [*args.command, *command]
     if not args.cmd:
         build_parser().print_usage(sys.stderr)
         return 2
