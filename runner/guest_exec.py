@@ -88,7 +88,10 @@ async def guest_exec(watch: GuestWatch | None, vm_name: str, params: dict[str, A
         )
     try:
         return await run_command(watch, path, args, data, timeout)
-    except (AgentTimeout, CommandTimeout) as exc:
+    except AgentTimeout as exc:
+        late = " (the guest may still run the command)" if exc.command == "guest-exec" else ""
+        raise RequestError(proto.AGENT_TIMEOUT, f"{vm_name!r}: {exc}{late}") from None
+    except CommandTimeout as exc:
         raise RequestError(proto.AGENT_TIMEOUT, f"{vm_name!r}: {exc}") from None
     except AgentClosed:
         raise RequestError(proto.NOT_RUNNING, f"VM {vm_name!r} stopped") from None

@@ -122,9 +122,12 @@ def debian() -> Iterator[Booted]:
 def test_the_agent_connects_and_reports_the_guest(debian: Booted) -> None:
     # The runner followed the port opening (recorded in the VM's event history).
     wait_for(lambda: debian.port_events()[:1] == [True], 10, "VSERPORT_CHANGE in the history")
-    guest = wait_for(
-        lambda: (g := debian.guest()) and USER_NET_ADDRESS in g["ips"] and g, 60, "the DHCP lease"
-    )
+
+    def leased() -> dict[str, Any] | None:
+        g = debian.guest()
+        return g if USER_NET_ADDRESS in g["ips"] else None
+
+    guest = wait_for(leased, 60, "the DHCP lease")
     assert guest["agent"] is True
     assert "127.0.0.1" not in guest["ips"] and "::1" not in guest["ips"]
     assert isinstance(guest["hostname"], str) and guest["hostname"]

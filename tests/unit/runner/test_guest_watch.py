@@ -245,3 +245,19 @@ def test_os_name() -> None:
     )
     assert os_name({"name": "Alpine", "version": "3.20"}) == "Alpine 3.20"
     assert os_name({}) is None and os_name("x") is None
+
+
+async def test_exec_whose_start_is_not_answered_says_it_may_still_run(
+    watched: Watched, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched.watch.on_qmp_event(port_event(True))
+    await watched.until(lambda s: s["agent"])
+    monkeypatch.setattr("runner.guest_exec.CALL_TIMEOUT", 0.2)
+    watched.agent.running.clear()  # e.g. a paused VM
+    with pytest.raises(RequestError) as info:
+        await guest_exec(watched.watch, "vm1", {"path": "true"})
+    assert info.value.code == proto.AGENT_TIMEOUT
+    assert str(info.value) == (
+        "'vm1': the guest agent did not answer 'guest-exec' within 0.2 s "
+        "(the guest may still run the command)"
+    )
