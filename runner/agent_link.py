@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
+import os
 import socket
 from typing import Any
 
@@ -125,7 +125,7 @@ class AgentLink:
         return _reply(command, line)
 
     async def _sync(self) -> None:
-        sync_id = random.randrange(1, 1 << 31)
+        sync_id = int.from_bytes(os.urandom(4), "big") >> 1 or 1  # 1 .. 2**31 - 1
         self._buf.clear()  # whatever was read before is stale
         request = {"execute": "guest-sync-delimited", "arguments": {"id": sync_id}}
         await self._send(SYNC_MARKER + json.dumps(request).encode() + b"\n")

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import time
 from collections import deque
 from pathlib import Path
@@ -22,10 +23,8 @@ from maqet_tui.common.procs import start_time
 from maqet_tui.common.vmstate import STOP_REQUESTED
 
 from . import store_io
-from .agent_link import AgentLink
 from .api import RunnerAPI
 from .console import Console
-from .guest_watch import GuestWatch, poll_interval
 from .ipc_server import IPCServer
 from .qemu import QemuProcess
 from .qmp_link import ExecuteError, QMPError, QmpLink
@@ -36,6 +35,8 @@ from .verdict import describe_exit, final_state, start_failure
 
 if TYPE_CHECKING:
     from maqet_tui.protocol.launch import LaunchSpec, Readiness, ReadyReport, RunnerStatus
+
+    from .guest_watch import GuestWatch
 
 log = logging.getLogger("runner")
 
@@ -113,8 +114,7 @@ class Runner:
         except (OSError, RuntimeError) as exc:
             return await self._abort_start(f"cannot serve {self.socket_path}: {exc}")
         if self.qemu.qga is not None:
-            self.guest = GuestWatch(AgentLink(self.qemu.qga), self.ipc.publish, poll_interval())
-            self._spawn(self.guest.run())
+            self._watch_guest(self.qemu.qga)
         self._spawn(self._follow_events())
         self.stats = sampler_for(self.qemu.pid, self.qmp, self.ipc.publish)
         self._spawn(self.stats.run(interval()))
@@ -131,6 +131,14 @@ class Runner:
         self._spawn(self._claim())
         await self.exited.wait()
         return await self._finish()
+
+    def _watch_guest(self, sock: socket.socket) -> None:
+        # Imported here: a VM without an agent channel (most) never loads the agent's code.
+        from .agent_link import AgentLink
+        from .guest_watch import GuestWatch, poll_interval
+
+        self.guest = GuestWatch(AgentLink(sock), self.ipc.publish, poll_interval())
+        self._spawn(self.guest.run())
 
     async def _claim(self) -> None:
         if not await self.store.write(self._claim_running):

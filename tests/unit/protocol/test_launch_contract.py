@@ -46,3 +46,13 @@ def test_the_agent_placeholder_is_filled_only_where_it_is() -> None:
     filled = fill_fds(with_agent, 7, 9, 11)
     assert "socket,id=maqet-qga,fd=11" in filled
     assert not any(QGA_FD in a for a in filled)
+
+
+def test_a_runner_without_an_agent_channel_never_loads_the_agent_code() -> None:
+    code = (
+        "import sys, runner.service, runner.api;"
+        "bad = [m for m in ('runner.agent_link', 'runner.guest_watch', 'runner.guest_exec')"
+        " if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
