@@ -123,6 +123,9 @@ class GuestWatch:
                     # Still open but not answering (busy or hung): not connected, last values kept.
                     log.info("guest agent not answering: %s", exc)
                     self._set({**self.state, "agent": False})
+                except Exception:  # a bug here must not end the watch (nor the runner)
+                    log.exception("guest agent poll failed")
+                    self._set({**self.state, "agent": False})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll if self.port_open else None)
 
@@ -137,7 +140,8 @@ class GuestWatch:
                 )
         with contextlib.suppress(AgentError):
             host = await self.link.call("guest-get-host-name", timeout=CALL_TIMEOUT)
-            state["hostname"] = host.get("host-name") if isinstance(host, dict) else None
+            name = host.get("host-name") if isinstance(host, dict) else None
+            state["hostname"] = name if isinstance(name, str) and name else None
         ifaces = await self.link.call("guest-network-get-interfaces", timeout=CALL_TIMEOUT)
         state["ips"] = addresses(ifaces)
         state["agent"] = True

@@ -5,13 +5,14 @@ test_guest_agent.py, against a real Debian guest."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 from maqet_tui.common import procs
 from maqet_tui.core import ipc_client
 from maqet_tui.core.manager import Manager
-from tests.helpers import Env, run_cli
+from tests.helpers import Env, run_cli, sigstopped
 
 TinyVM = Callable[..., dict[str, Any]]
 NO_GUEST = {"agent": False, "ips": [], "hostname": None, "os": None}
@@ -78,3 +79,17 @@ def test_set_agent_validates(env: Env, tiny_vm: TinyVM) -> None:
     assert r.returncode == 1 and "agent: expected true or false" in r.stderr
     assert run_cli(env, "set", "vm1", "agent=true").returncode == 0
     assert json.loads(run_cli(env, "show", "vm1", "--json").stdout)["config"]["agent"] is True
+
+
+def test_show_does_not_wait_for_a_runner_that_does_not_answer(
+    manager: Manager, tiny_vm: TinyVM, env: Env
+) -> None:
+    tiny_vm("vm1", agent=True)
+    vm = manager.start("vm1")
+    with sigstopped(vm["runner_pid"], vm["runner_started"]):
+        t0 = time.monotonic()
+        shown = run_cli(env, "show", "vm1", "--json")
+        took = time.monotonic() - t0
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["guest"] == NO_GUEST
+    assert took < 15  # the guest query's own deadline is 2 s; generous for a loaded host

@@ -261,3 +261,13 @@ async def test_exec_whose_start_is_not_answered_says_it_may_still_run(
         "'vm1': the guest agent did not answer 'guest-exec' within 0.2 s "
         "(the guest may still run the command)"
     )
+
+
+async def test_a_reply_of_the_wrong_shape_does_not_end_the_watch(watched: Watched) -> None:
+    watched.agent.handlers["guest-get-host-name"] = lambda a: ["not", "an", "object"]
+    watched.agent.handlers["guest-network-get-interfaces"] = lambda a: "garbage"
+    watched.watch.on_qmp_event(port_event(True))
+    state = await watched.until(lambda s: s["agent"])
+    assert state["hostname"] is None and state["ips"] == []
+    watched.agent.handlers["guest-get-host-name"] = lambda a: {"host-name": "later"}
+    await watched.until(lambda s: s["hostname"] == "later")
