@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from maqet_tui.cli import definitions, images
 from maqet_tui.cli.common import NAME, NEW_NAME
-from maqet_tui.cli.definitions import add_parsers
 from maqet_tui.protocol import wire as proto
 
 
@@ -165,5 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--delete-disks", action="store_true", help="also delete the disks maqet-tui created for it"
     )
-    add_parsers(cmd)
+    definitions.add_parsers(cmd)
+    images.add_parsers(cmd)
     return p
