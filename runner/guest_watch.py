@@ -121,7 +121,8 @@ class GuestWatch:
                     return
                 except AgentFailure as exc:
                     # Still open but not answering (busy or hung): not connected, last values kept.
-                    log.info("guest agent not answering: %s", exc)
+                    if self.state["agent"]:  # said once, not at every poll of a hung guest
+                        log.info("guest agent not answering: %s", exc)
                     self._set({**self.state, "agent": False})
                 except Exception:  # a bug here must not end the watch (nor the runner)
                     log.exception("guest agent poll failed")
