@@ -98,6 +98,7 @@ class MaqetApp(App[None]):
         )
         self.live_stats = live_stats
         self.boot_demo = boot_demo
+        self._demo_asked = False
         self.manager: Manager | None = None
         self.boot_error: str | None = None
         self.loaded = False
@@ -158,7 +159,14 @@ class MaqetApp(App[None]):
         services = [self.watcher, self.tailer] + ([self.sampler] if self.live_stats else [])
         for service in services:
             service.start()
-        if self.boot_demo and (main := self.live_main()):
+        self.boot_demo_when_ready()
+
+    def boot_demo_when_ready(self) -> None:
+        """`--demo`: ask for the demo once both the store is open and the main screen is up.
+        Either may come first (the store opens on a worker), so both call this."""
+        ready = self.boot_demo and not self._demo_asked and self.watcher is not None
+        if ready and (main := self.live_main()):
+            self._demo_asked = True
             main.action_demo()
 
     def on_boot_failed(self, msg: BootFailed) -> None:

@@ -127,6 +127,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             self.vms_changed()
         if self.maqet.boot_error:
             self.boot_failed(self.maqet.boot_error)
+        self.call_after_refresh(self.maqet.boot_demo_when_ready)  # the store may be open already
 
     def boot_failed(self, error: str) -> None:
         self.query_one(OverviewPane).show_error(f"Cannot open the VM store: {error}")
