@@ -120,8 +120,6 @@ class AgentLink:
                 self._in_step = True
         except TimeoutError:
             raise AgentTimeout(command, timeout) from None
-        except _Oversized as exc:  # during the sync: stale output; the next call syncs again
-            raise AgentReplyTooLarge(command, exc.size, self.max_reply) from None
         return _reply(command, line)
 
     async def _sync(self) -> None:
@@ -176,15 +174,18 @@ class AgentLink:
 
     async def _line(self) -> bytes:
         """The next non-blank line; _Oversized (after consuming it) when over max_reply."""
+        scanned = 0  # bytes known to hold no newline: a long reply is scanned once, not per chunk
         while True:
-            i = self._buf.find(b"\n")
+            i = self._buf.find(b"\n", scanned)
             if i < 0 and len(self._buf) <= self.max_reply:
+                scanned = len(self._buf)
                 await self._fill()
                 continue
             if i < 0 or i > self.max_reply:
                 await self._discard_line()
             line = bytes(self._buf[:i])
             del self._buf[: i + 1]
+            scanned = 0
             if line.strip():
                 return line
 
