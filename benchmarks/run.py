@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import console, ipc, ls, memory, start, stop, suite, tui
+from . import console, fleet, ipc, ls, memory, start, stop, suite, tui
 from .common import BenchEnv, Figure, skipped
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
@@ -29,6 +29,7 @@ GROUPS: list[tuple[str, Group, bool]] = [
     ("ipc", ipc.run, True),
     ("memory", memory.run, True),
     ("ls", ls.run, True),
+    ("fleet (ssh)", fleet.run, True),
     ("stop (demo guest)", stop.run, False),
     ("suite", suite.run, False),
     ("tui", tui.run, True),

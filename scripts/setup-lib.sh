@@ -10,6 +10,9 @@ missing_packages() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v dpkg-deb >/dev/null || missing+=(dpkg)
   command -v tmux >/dev/null || missing+=(tmux)  # the tests drive the TUI in a real terminal
+  command -v ssh >/dev/null || missing+=(openssh-client)  # --host: the fleet goes over ssh
+  # the fleet tests start their own sshd on 127.0.0.1 (sbin is not on every user's PATH)
+  command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   echo "${missing[@]+"${missing[@]}"}"
 }
 

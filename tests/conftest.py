@@ -1,5 +1,6 @@
 """Fixtures for every suite: an isolated home and runtime dir per test, and a leak check that
-fails any test leaving a runner, a QEMU, a socket or a lock file behind."""
+fails any test leaving a runner, a QEMU, an ssh client or control master, a socket or a lock file
+behind (and, at the end of the session, an sshd the session started)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.guest_image import default_cache_dir
 from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
-from tests.helpers import Env, check_no_leaks, make_env, remove_env, vm_processes
+from tests.helpers import (
+    Env,
+    check_no_leaks,
+    make_env,
+    remove_env,
+    ssh_processes,
+    vm_processes,
+)
 
 TINY: dict[str, Any] = {"memory": 64, "accel": "tcg"}
 # The demo guest is built once per user into the cache ./scripts/run and ./scripts/test share;
@@ -64,6 +72,10 @@ _RUNTIMES: set[str] = set()
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # A final sweep: anything of ours still alive here escaped every per-test check.
     mine = vm_processes(_RUNTIMES) if _RUNTIMES else {}
+    # ssh masters of any test home, and any sshd this session started (tests/sshd.py).
+    from tests.sshd import STARTED
+
+    mine.update(ssh_processes({*_RUNTIMES, *STARTED}))
     if mine:
         print("\nLEAKED PROCESSES AT SESSION END:", mine)
         session.exitstatus = 1

@@ -117,6 +117,25 @@ def wait_for(
         time.sleep(step)
 
 
+def ssh_processes(marks: set[str]) -> dict[int, str]:
+    """Live ssh clients, ssh control masters (`ssh: PATH [mux]`) and sshd servers whose command
+    line names one of `marks` (a test's runtime dir, where control sockets live; the directory of
+    a test sshd, tests/sshd.py)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        cmd = _cmdline(pid)
+        if (
+            cmd.split(" ", 1)[0].rstrip(":") in ("ssh", "sshd", "/usr/sbin/sshd", "/usr/bin/ssh")
+            and any(m in cmd for m in marks)
+            and not _is_zombie(pid)
+        ):
+            found[pid] = cmd
+    return found
+
+
 def check_no_leaks(env: Env) -> list[str]:
     """Problems left by a test: processes, sockets, lock files. Kills what it finds."""
     problems: list[str] = []
@@ -128,6 +147,14 @@ def check_no_leaks(env: Env) -> list[str]:
         leaked = vm_processes(mine)
     for pid, cmd in leaked.items():
         problems.append(f"leaked process {pid}: {cmd}")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    ssh = ssh_processes(mine)
+    while ssh and time.monotonic() < deadline:
+        time.sleep(0.02)
+        ssh = ssh_processes(mine)
+    for pid, cmd in ssh.items():
+        problems.append(f"leaked ssh process {pid}: {cmd}")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     for d in (env.runtime,):

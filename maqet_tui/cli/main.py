@@ -11,7 +11,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from maqet_tui.cli import definitions, guest, images, lifecycle, vms
+from maqet_tui import __version__
+from maqet_tui.cli import definitions, guest, hosts, images, lifecycle, vms
 from maqet_tui.cli.parser import build_parser
 from maqet_tui.common.errors import MaqetError
 
@@ -21,6 +22,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **guest.COMMANDS,
     **definitions.COMMANDS,
     **images.COMMANDS,
+    **hosts.COMMANDS,
 }
 """Every subcommand, by name: each group of subcommands registers its own."""
 
@@ -50,16 +52,79 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
     return argv, None
 
 
+def _split_host(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
+    """(host, local --home, the rest) from the options before the subcommand. The rest goes to
+    the host verbatim; a --home given before the subcommand is this machine's (where the hosts
+    are registered), one given after it is the host's."""
+    host = home = None
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--host", "-H", "--home") and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+        elif a.startswith(("--host=", "--home=")):
+            value, i = a.split("=", 1)[1], i + 1
+        elif a.startswith("-H") and len(a) > 2:
+            value, i = a[2:], i + 1
+        else:
+            break
+        if a.startswith("--home"):
+            home = value
+        else:
+            host = value
+    return host, home, argv[i:]
+
+
+NOT_OVER_AGENT = ("console", "agent")
+"""Subcommands that need the terminal (stdin), which in the agent is the protocol's channel:
+`--host H console VM` has its own ssh channel instead."""
+
+
+def _run_for_agent(argv: list[str]) -> int:
+    """A subcommand as the agent's `run` method runs it."""
+    rest = _split_host(argv)[2]
+    if rest and rest[0] in NOT_OVER_AGENT:
+        print(f"error: {rest[0]} cannot run through the agent", file=sys.stderr)
+        return 1
+    return main(argv)
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from maqet_tui.fleet.agent import serve
+
+    return serve(_run_for_agent, __version__, getattr(args, "home", None))
+
+
+COMMANDS["agent"] = _agent
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    words, command = _split_command(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    host, home, rest = _split_host(argv)
+    if host is not None and host != "local":
+        if not rest or rest[0].startswith("-"):
+            build_parser().print_usage(sys.stderr)
+            print("maqet-tui: error: --host needs a COMMAND", file=sys.stderr)
+            return 2
+        from maqet_tui.cli.remote import run_on_host
+
+        return _guarded(lambda: run_on_host(host, rest, home))
+    if host == "local":  # this machine, by the name --all-hosts gives it
+        argv = ([f"--home={home}"] if home is not None else []) + rest
+    words, command = _split_command(argv)
     args = build_parser().parse_args(_glue_qemu_args(words))
     if command is not None and args.cmd == "exec":
         args.command = [*args.command, *command]
     if not args.cmd:
         build_parser().print_usage(sys.stderr)
         return 2
+    return _guarded(lambda: COMMANDS[args.cmd](args))
+
+
+def _guarded(run: Callable[[], int]) -> int:
+    """`run` with every failure turned into one `error: ...` line and its exit status."""
     try:
-        return COMMANDS[args.cmd](args)
+        return run()
     except MaqetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from maqet_tui.cli import definitions, images
+from maqet_tui.cli import definitions, hosts, images
 from maqet_tui.cli.common import NAME, NEW_NAME
 from maqet_tui.protocol import wire as proto
 
@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         description="QEMU VMs on lab hosts: one runner per VM, no daemon. "
         "With no COMMAND (nothing but --home) it opens the TUI.",
+    )
+    p.add_argument(
+        "-H",
+        "--host",
+        metavar="NAME",
+        help="run COMMAND on that host (see host add), with the same output and exit status",
     )
     sub = p.add_subparsers(
         dest="cmd", metavar="COMMAND", help="COMMAND --help tells more; none opens the TUI"
@@ -105,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "show":
             c.add_argument("name", help=NAME)
         c.add_argument("--json", action="store_true", help="print JSON (fields in architecture.md)")
+        if name == "ls":
+            c.add_argument(
+                "--all-hosts",
+                action="store_true",
+                help="also every host's VMs (see host add), with a HOST column",
+            )
     s = cmd("start", "start a VM; returns once QMP answers")
     s.add_argument("name", help=NAME)
     s.add_argument(
@@ -167,4 +179,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     definitions.add_parsers(cmd)
     images.add_parsers(cmd)
+    hosts.add_parsers(cmd)
     return p

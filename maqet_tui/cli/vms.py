@@ -49,15 +49,25 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    vms = manager(args).list()
+    errors: list[str] = []
+    if args.all_hosts:
+        from maqet_tui.cli.remote import list_all
+
+        vms, errors = list_all(getattr(args, "home", None))
+    else:
+        vms = manager(args).list()
+    for line in errors:  # one line per host that could not be listed; the others still are
+        print(f"error: {line}", file=sys.stderr)
     if args.json:
         print(json.dumps(vms, indent=2))
-        return 0
-    rows = [("NAME", "ID", "STATUS", "CPUS", "MEM", "QEMU PID", "UPTIME", "LAST ERROR")]
+        return 1 if errors else 0
+    head = ("NAME", "ID", "STATUS", "CPUS", "MEM", "QEMU PID", "UPTIME", "LAST ERROR")
+    rows = [("HOST", *head) if args.all_hosts else head]
     for vm in vms:
         c = vm["config"]
         rows.append(
             (
+                *((vm["host"],) if args.all_hosts else ()),
                 vm["name"],
                 vm["id"],
                 vm["status"],
@@ -71,7 +81,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=False)) + "  " + r[-1])
-    return 0
+    return 1 if errors else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -117,7 +117,26 @@ def _migrate_v3() -> None:
             db.execute_sql(f"ALTER TABLE vm ADD COLUMN {column}")
 
 
-MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3}
+class Host(_Base):
+    """A remote host of the fleet: how to reach it (ssh destination and options) and how to run
+    maqet-tui there (an argv, JSON). Its VMs live in its own store; only this row lives here."""
+
+    name = pw.CharField(primary_key=True, max_length=63)
+    destination = pw.TextField()
+    command = pw.TextField()  # JSON list of words
+    ssh_options = pw.TextField()  # JSON list of "KEY=VALUE"
+    created_at = pw.FloatField()
+
+    class Meta:
+        table_name = "host"
+
+
+def _migrate_v4() -> None:
+    # v4: the fleet's hosts (`maqet-tui host add`).
+    db.create_tables([Host])
+
+
+MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4}
 
 
 def open_db(path: Path, reopen: bool = False) -> None:

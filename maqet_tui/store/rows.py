@@ -30,7 +30,7 @@ from maqet_tui.common.vmstate import LIVE, STARTABLE, Status
 if TYPE_CHECKING:
     from maqet_tui.protocol.launch import ReadyReport
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EVENTS_KEPT_PER_VM = 300
 COLUMNS = (
     "id",
@@ -286,3 +286,21 @@ def record_end(
         runner_pid=row["runner_pid"],
         start_token=row["start_token"],
     )
+
+
+def read_host(con: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+    """A fleet host's row (see store/hosts.py) read without the ORM: `--host` commands start
+    ssh sooner for it."""
+    row = con.execute(
+        "SELECT name, destination, command, ssh_options, created_at FROM host WHERE name = ?",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return None
+    return {
+        "name": row[0],
+        "destination": row[1],
+        "command": json.loads(row[2]),
+        "ssh_options": json.loads(row[3]),
+        "created_at": row[4],
+    }

@@ -29,7 +29,9 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.guest
-BOOT = 60.0  # ~5 s on an idle 2-core host; generous for a loaded one
+BOOT = (
+    60.0  # for what the guest does: ~5 s to boot on an idle 2-core host; generous for a loaded one
+)
 MakeApp = Callable[..., MaqetApp]
 TinyVM = Callable[..., dict[str, Any]]
 
@@ -59,14 +61,14 @@ async def test_console_shows_the_boot_and_takes_a_line_and_raw_keys(
         await pilot.press("s")
         log = console_log(app)
         await wait_until(pilot, lambda: READY_LINE in log.plain_text, "the boot", BOOT)
-        await wait_until(pilot, lambda: prompt_after(app, READY_LINE), "a shell prompt")
+        await wait_until(pilot, lambda: prompt_after(app, READY_LINE), "a shell prompt", BOOT)
         assert "\x1b" not in log.plain_text and "[6n" not in log.plain_text
 
         # A line: enter focuses the input, enter sends it with a newline.
         await pilot.press("enter")
         assert isinstance(app.focused, ConsoleInput)
         await pilot.press(*"echo $((6*7))", "enter")
-        await wait_until(pilot, lambda: "\n42\n" in log.plain_text, "the answer, 42")
+        await wait_until(pilot, lambda: "\n42\n" in log.plain_text, "the answer, 42", BOOT)
 
         # Raw mode: every key goes to the guest, `q` and ctrl+c included; ctrl+] leaves.
         await pilot.press("escape")
@@ -76,11 +78,11 @@ async def test_console_shows_the_boot_and_takes_a_line_and_raw_keys(
         assert pane.query_one("#console-banner").has_class("-shown")
         assert footer_actions(app) == {"leave_raw"}
         await pilot.press(*"sleep 30", "enter")
-        await wait_until(pilot, lambda: "sleep 30" in log.plain_text, "sleep echoed")
+        await wait_until(pilot, lambda: "sleep 30" in log.plain_text, "sleep echoed", BOOT)
         await pilot.press("ctrl+c")  # interrupts the sleep: the prompt comes back
-        await wait_until(pilot, lambda: prompt_after(app, "sleep 30"), "sleep interrupted")
+        await wait_until(pilot, lambda: prompt_after(app, "sleep 30"), "sleep interrupted", BOOT)
         await pilot.press(*"echo q$((7*6))", "enter")
-        await wait_until(pilot, lambda: "\nq42\n" in log.plain_text, "q42 typed raw")
+        await wait_until(pilot, lambda: "\nq42\n" in log.plain_text, "q42 typed raw", BOOT)
         assert app.is_running  # `q` went to the guest, not to the app
         await pilot.press("ctrl+right_square_bracket")
         assert not log.raw
@@ -134,9 +136,11 @@ async def test_a_full_screen_editor_in_raw_mode(
         await pilot.press(*"vi /tmp/x", "enter")
         # vi asks the terminal where its cursor went (ESC[6n after ESC[999;999H): the answer
         # tells it the pane's size, so it fills exactly the screen the pane shows.
-        await wait_until(pilot, lambda: full_screen_vi(app), "vi on the whole screen")
+        await wait_until(pilot, lambda: full_screen_vi(app), "vi on the whole screen", BOOT)
         screen = log.term.screen
         assert len(screen_rows(app)) == log.scrollable_content_region.height == screen.lines
         await pilot.press(*":q!", "enter")
-        await wait_until(pilot, lambda: screen_rows(app)[screen.cursor.y] == "/ #", "the prompt")
+        await wait_until(
+            pilot, lambda: screen_rows(app)[screen.cursor.y] == "/ #", "the prompt", BOOT
+        )
         assert not full_screen_vi(app)

@@ -27,7 +27,7 @@ def test_no_import_cycles() -> None:
 
 def test_the_parts_are_folders() -> None:
     parts = {p.name for p in (ROOT / "maqet_tui").iterdir() if (p / "__init__.py").exists()}
-    assert parts == {"cli", "common", "core", "protocol", "store", "tui"}
+    assert parts == {"cli", "common", "core", "fleet", "protocol", "store", "tui"}
     loose = sorted(p.name for p in (ROOT / "maqet_tui").glob("*.py"))
     assert loose == ["__init__.py", "__main__.py", "entry.py"]
 

@@ -50,9 +50,13 @@ def test_missing_packages_follow_path(tmp_path: Path) -> None:
     bare = fake_bin(tmp_path)
     got = run(tmp_path, "missing_packages", str(bare)).stdout.split()
     assert {"qemu-system-x86", "qemu-utils", "dpkg"} <= set(got)
-    fake_bin(tmp_path, dict.fromkeys(("qemu-system-x86_64", "qemu-img", "dpkg-deb"), "true"))
+    assert "openssh-client" in got
+    stubs = ("qemu-system-x86_64", "qemu-img", "dpkg-deb", "ssh", "sshd")
+    fake_bin(tmp_path, dict.fromkeys(stubs, "true"))
     got = run(tmp_path, "missing_packages", str(bare)).stdout.split()
-    assert not {"qemu-system-x86", "qemu-utils", "dpkg"} & set(got)
+    assert not {"qemu-system-x86", "qemu-utils", "dpkg", "openssh-client", "openssh-server"} & set(
+        got
+    )
 
 
 def test_plain_user_without_sudo_is_told_what_to_ask_for(tmp_path: Path) -> None:
