@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from maqet_tui.protocol import wire as proto
 
-from .agent_link import AgentClosed, AgentError, AgentFailure, AgentReplyTooLarge, AgentTimeout
+from .guest_agent_link import (
+    AgentClosed,
+    AgentError,
+    AgentFailure,
+    AgentReplyTooLarge,
+    AgentTimeout,
+)
 from .guest_watch import CALL_TIMEOUT, no_guest
 from .ipc_server import RequestError
 
@@ -76,13 +82,13 @@ async def guest_exec(watch: GuestWatch | None, vm_name: str, params: dict[str, A
     path, args, data, timeout = _exec_params(params)
     if watch is None:
         raise RequestError(
-            proto.AGENT_UNAVAILABLE,
+            proto.GUEST_AGENT_UNAVAILABLE,
             f"VM {vm_name!r} has no guest agent channel (define it with agent: true, e.g. "
             f"maqet-tui set {vm_name} agent=true, and restart it)",
         )
     if not watch.connected:
         raise RequestError(
-            proto.AGENT_UNAVAILABLE,
+            proto.GUEST_AGENT_UNAVAILABLE,
             f"the guest agent of {vm_name!r} is not connected "
             "(is qemu-guest-agent installed and running?)",
         )
@@ -90,29 +96,29 @@ async def guest_exec(watch: GuestWatch | None, vm_name: str, params: dict[str, A
         return await run_command(watch, path, args, data, timeout)
     except AgentTimeout as exc:
         late = " (the guest may still run the command)" if exc.command == "guest-exec" else ""
-        raise RequestError(proto.AGENT_TIMEOUT, f"{vm_name!r}: {exc}{late}") from None
+        raise RequestError(proto.GUEST_AGENT_TIMEOUT, f"{vm_name!r}: {exc}{late}") from None
     except CommandTimeout as exc:
-        raise RequestError(proto.AGENT_TIMEOUT, f"{vm_name!r}: {exc}") from None
+        raise RequestError(proto.GUEST_AGENT_TIMEOUT, f"{vm_name!r}: {exc}") from None
     except AgentClosed:
         raise RequestError(proto.NOT_RUNNING, f"VM {vm_name!r} stopped") from None
     except AgentError as exc:
         if exc.command == "guest-exec":
             raise RequestError(
-                proto.AGENT_ERROR,
+                proto.GUEST_AGENT_ERROR,
                 f"cannot run {path!r} in {vm_name!r}: {_plain(exc.desc)}",
                 **{"class": exc.error_class},
             ) from None
         raise RequestError(
-            proto.AGENT_ERROR, f"{vm_name!r}: {exc}", **{"class": exc.error_class}
+            proto.GUEST_AGENT_ERROR, f"{vm_name!r}: {exc}", **{"class": exc.error_class}
         ) from None
     except AgentReplyTooLarge as exc:
         raise RequestError(
-            proto.AGENT_ERROR,
+            proto.GUEST_AGENT_ERROR,
             f"{vm_name!r}: the output of {path!r} was too large to collect ({exc.size} bytes of "
             f"agent reply, at most {exc.limit}); redirect it to a file in the guest",
         ) from None
     except AgentFailure as exc:
-        raise RequestError(proto.AGENT_ERROR, f"{vm_name!r}: {exc}") from None
+        raise RequestError(proto.GUEST_AGENT_ERROR, f"{vm_name!r}: {exc}") from None
 
 
 def _plain(desc: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from maqet_tui.protocol.launch import AGENT_PORT_ID
 
-from .agent_link import AgentClosed, AgentError, AgentFailure, AgentLink
+from .guest_agent_link import AgentClosed, AgentError, AgentFailure, GuestAgentLink
 
 log = logging.getLogger("runner.agent")
 
@@ -81,7 +81,10 @@ class GuestWatch:
     """The agent's state for one VM, kept current while the runner runs."""
 
     def __init__(
-        self, link: AgentLink, publish: Callable[[str, dict[str, Any]], None], poll: float = POLL
+        self,
+        link: GuestAgentLink,
+        publish: Callable[[str, dict[str, Any]], None],
+        poll: float = POLL,
     ) -> None:
         self.link = link
         self.publish = publish

@@ -134,10 +134,10 @@ class Runner:
 
     def _watch_guest(self, sock: socket.socket) -> None:
         # Imported here: a VM without an agent channel (most) never loads the agent's code.
-        from .agent_link import AgentLink
+        from .guest_agent_link import GuestAgentLink
         from .guest_watch import GuestWatch, poll_interval
 
-        self.guest = GuestWatch(AgentLink(sock), self.ipc.publish, poll_interval())
+        self.guest = GuestWatch(GuestAgentLink(sock), self.ipc.publish, poll_interval())
         self._spawn(self.guest.run())
 
     async def _claim(self) -> None:

@@ -1,6 +1,6 @@
 """The guest agent seen from the front ends: the `guest` object of `show --json`, and `exec`.
 
-The runner owns the agent's channel (runner/agent_link.py) and keeps what the agent reports
+The runner owns the agent's channel (runner/guest_guest_agent_link.py) and keeps what the agent reports
 current; the front ends only ask the runner. `show` asks with a short deadline, because it must
 answer whatever a guest or a runner does: a runner that does not answer in time reads as "no
 agent", which is what its caller could observe anyway.

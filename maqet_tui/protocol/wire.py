@@ -61,9 +61,10 @@ QEMU_TIMEOUT = "qemu-timeout"  # the runner is fine; QEMU did not answer it in t
 PERMISSION_DENIED = "permission-denied"
 BUSY = "busy"  # too many clients on the runner's socket
 INTERNAL = "internal-error"
-AGENT_UNAVAILABLE = "agent-unavailable"  # no agent channel, or no agent on it (not connected)
-AGENT_TIMEOUT = "agent-timeout"  # the agent (or the command it runs) missed the deadline
-AGENT_ERROR = "agent-error"  # the agent answered with an error ("class" as it gave it)
+# The guest agent (qemu-guest-agent in a VM defined with `agent: true`), not the fleet's agent:
+GUEST_AGENT_UNAVAILABLE = "guest-agent-unavailable"  # no agent channel, or nobody on it
+GUEST_AGENT_TIMEOUT = "guest-agent-timeout"  # the agent, or the command it runs, missed its time
+GUEST_AGENT_ERROR = "guest-agent-error"  # the agent answered an error ("class" as it gave it)
 UNKNOWN_ERROR = "error"  # an error response without a code (no runner of ours sends one)
 
 # Client side only (never on the wire): what went wrong on the way to an answer.

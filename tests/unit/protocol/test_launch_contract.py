@@ -51,7 +51,7 @@ def test_the_agent_placeholder_is_filled_only_where_it_is() -> None:
 def test_a_runner_without_an_agent_channel_never_loads_the_agent_code() -> None:
     code = (
         "import sys, runner.service, runner.api;"
-        "bad = [m for m in ('runner.agent_link', 'runner.guest_watch', 'runner.guest_exec')"
+        "bad = [m for m in ('runner.guest_agent_link', 'runner.guest_watch', 'runner.guest_exec')"
         " if m in sys.modules];"
         "assert not bad, bad"
     )

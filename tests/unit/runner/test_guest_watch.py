@@ -14,7 +14,7 @@ import pytest
 
 from maqet_tui.protocol import wire as proto
 from maqet_tui.protocol.launch import AGENT_PORT_ID
-from runner.agent_link import AgentLink
+from runner.guest_agent_link import GuestAgentLink
 from runner.guest_exec import guest_exec, guest_state
 from runner.guest_watch import GuestWatch, addresses, no_guest, os_name
 from runner.ipc_server import RequestError
@@ -50,7 +50,7 @@ async def watched() -> AsyncIterator[Watched]:
     agent = FakeAgent()
     serve = asyncio.ensure_future(agent.serve(theirs))
     w = Watched(None, agent)  # type: ignore[arg-type]
-    w.watch = GuestWatch(AgentLink(ours), w.publish, poll=0.05)
+    w.watch = GuestWatch(GuestAgentLink(ours), w.publish, poll=0.05)
     run = asyncio.ensure_future(w.watch.run())
     yield w
     run.cancel()
@@ -156,7 +156,7 @@ async def test_exec_output_too_large_for_the_agent_reply_cap(watched: Watched) -
     watched.agent.exec_outcome = {"exitcode": 0, "out": b"y" * 5000, "err": b""}
     with pytest.raises(RequestError) as info:
         await exec_in(watched)
-    assert info.value.code == proto.AGENT_ERROR
+    assert info.value.code == proto.GUEST_AGENT_ERROR
     assert "too large" in str(info.value) and "redirect it to a file" in str(info.value)
     # The channel is still usable.
     watched.agent.exec_outcome = {"exitcode": 0, "out": b"ok", "err": b""}
@@ -168,14 +168,14 @@ async def test_exec_that_does_not_finish_in_time(watched: Watched) -> None:
     watched.agent.polls_until_exit = 10_000
     with pytest.raises(RequestError) as info:
         await exec_in(watched, timeout=0.3)
-    assert info.value.code == proto.AGENT_TIMEOUT
+    assert info.value.code == proto.GUEST_AGENT_TIMEOUT
     assert "did not finish within 0.3 s" in str(info.value) and "pid 1000" in str(info.value)
 
 
 async def test_exec_of_a_missing_command_says_so(watched: Watched) -> None:
     with pytest.raises(RequestError) as info:
         await exec_in(watched, path="nosuch")
-    assert info.value.code == proto.AGENT_ERROR
+    assert info.value.code == proto.GUEST_AGENT_ERROR
     assert str(info.value) == (
         "cannot run 'nosuch' in 'vm1': Failed to execute child process \u201cnosuch\u201d "
         "(No such file or directory)"
@@ -185,13 +185,13 @@ async def test_exec_of_a_missing_command_says_so(watched: Watched) -> None:
 async def test_exec_without_a_connected_agent(watched: Watched) -> None:
     with pytest.raises(RequestError) as info:
         await guest_exec(watched.watch, "vm1", {"path": "ls"})
-    assert info.value.code == proto.AGENT_UNAVAILABLE
+    assert info.value.code == proto.GUEST_AGENT_UNAVAILABLE
     assert str(info.value) == (
         "the guest agent of 'vm1' is not connected (is qemu-guest-agent installed and running?)"
     )
     with pytest.raises(RequestError) as info:
         await guest_exec(None, "vm1", {"path": "ls"})
-    assert info.value.code == proto.AGENT_UNAVAILABLE and "agent: true" in str(info.value)
+    assert info.value.code == proto.GUEST_AGENT_UNAVAILABLE and "agent: true" in str(info.value)
     assert guest_state(None) == no_guest()
 
 
@@ -221,7 +221,7 @@ async def test_an_agent_error_while_polling_is_reported(watched: Watched) -> Non
     watched.agent.handlers["guest-exec-status"] = lambda a: Error("GenericError", "pid gone")
     with pytest.raises(RequestError) as info:
         await exec_in(watched)
-    assert info.value.code == proto.AGENT_ERROR and "pid gone" in str(info.value)
+    assert info.value.code == proto.GUEST_AGENT_ERROR and "pid gone" in str(info.value)
 
 
 def test_addresses_skip_loopback_and_link_local_and_put_ipv4_first() -> None:
@@ -256,7 +256,7 @@ async def test_exec_whose_start_is_not_answered_says_it_may_still_run(
     watched.agent.running.clear()  # e.g. a paused VM
     with pytest.raises(RequestError) as info:
         await guest_exec(watched.watch, "vm1", {"path": "true"})
-    assert info.value.code == proto.AGENT_TIMEOUT
+    assert info.value.code == proto.GUEST_AGENT_TIMEOUT
     assert str(info.value) == (
         "'vm1': the guest agent did not answer 'guest-exec' within 0.2 s "
         "(the guest may still run the command)"

@@ -68,7 +68,7 @@ class _Oversized(Exception):
         self.size = size
 
 
-class AgentLink:
+class GuestAgentLink:
     """One agent channel. `desync()` after anything that may have broken the stream's step."""
 
     def __init__(self, sock: socket.socket, max_reply: int = MAX_REPLY) -> None:

@@ -11,22 +11,22 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from runner.agent_link import (
+from runner.guest_agent_link import (
     AgentClosed,
     AgentError,
-    AgentLink,
     AgentReplyTooLarge,
     AgentTimeout,
+    GuestAgentLink,
 )
 from tests.unit.runner.fake_agent import FakeAgent
 
 
 @pytest.fixture
-async def pair() -> AsyncIterator[tuple[AgentLink, FakeAgent]]:
+async def pair() -> AsyncIterator[tuple[GuestAgentLink, FakeAgent]]:
     ours, theirs = socket.socketpair()
     agent = FakeAgent()
     task = asyncio.ensure_future(agent.serve(theirs))
-    link = AgentLink(ours, max_reply=4096)
+    link = GuestAgentLink(ours, max_reply=4096)
     await link.open()
     yield link, agent
     agent.running.set()
@@ -34,7 +34,9 @@ async def pair() -> AsyncIterator[tuple[AgentLink, FakeAgent]]:
     await asyncio.wait_for(task, 5)
 
 
-async def test_the_first_call_syncs_and_gets_its_answer(pair: tuple[AgentLink, FakeAgent]) -> None:
+async def test_the_first_call_syncs_and_gets_its_answer(
+    pair: tuple[GuestAgentLink, FakeAgent],
+) -> None:
     link, agent = pair
     assert await link.call("guest-get-host-name", timeout=5) == {"host-name": "vm1"}
     assert agent.seen == ["guest-sync-delimited", "guest-get-host-name"]
@@ -44,7 +46,7 @@ async def test_the_first_call_syncs_and_gets_its_answer(pair: tuple[AgentLink, F
 
 
 async def test_stale_output_before_the_sync_marker_is_dropped(
-    pair: tuple[AgentLink, FakeAgent],
+    pair: tuple[GuestAgentLink, FakeAgent],
 ) -> None:
     link, agent = pair
     # Output the runner never asked for: a late reply, half a line, an earlier sync's reply
@@ -54,7 +56,9 @@ async def test_stale_output_before_the_sync_marker_is_dropped(
     assert await link.call("guest-get-host-name", timeout=5) == {"host-name": "vm1"}
 
 
-async def test_a_desync_makes_the_next_call_sync_again(pair: tuple[AgentLink, FakeAgent]) -> None:
+async def test_a_desync_makes_the_next_call_sync_again(
+    pair: tuple[GuestAgentLink, FakeAgent],
+) -> None:
     link, agent = pair
     await link.call("guest-ping", timeout=5)
     link.desync()  # e.g. the guest reopened the port
@@ -64,7 +68,7 @@ async def test_a_desync_makes_the_next_call_sync_again(pair: tuple[AgentLink, Fa
 
 
 async def test_a_silent_agent_costs_its_deadline_and_a_late_answer_is_not_misread(
-    pair: tuple[AgentLink, FakeAgent],
+    pair: tuple[GuestAgentLink, FakeAgent],
 ) -> None:
     link, agent = pair
     await link.call("guest-ping", timeout=5)
@@ -82,7 +86,9 @@ async def test_a_silent_agent_costs_its_deadline_and_a_late_answer_is_not_misrea
     assert await link.call("guest-network-get-interfaces", timeout=5) == [{"name": "eth9"}]
 
 
-async def test_an_error_reply_names_the_class_and_text(pair: tuple[AgentLink, FakeAgent]) -> None:
+async def test_an_error_reply_names_the_class_and_text(
+    pair: tuple[GuestAgentLink, FakeAgent],
+) -> None:
     link, _ = pair
     with pytest.raises(AgentError) as info:
         await link.call("guest-no-such-command", timeout=5)
@@ -92,7 +98,7 @@ async def test_an_error_reply_names_the_class_and_text(pair: tuple[AgentLink, Fa
 
 
 async def test_an_over_long_reply_is_discarded_and_the_link_stays_in_step(
-    pair: tuple[AgentLink, FakeAgent],
+    pair: tuple[GuestAgentLink, FakeAgent],
 ) -> None:
     link, agent = pair
     agent.handlers["guest-get-osinfo"] = lambda a: {"pretty-name": "x" * 100_000}
@@ -106,7 +112,7 @@ async def test_an_over_long_reply_is_discarded_and_the_link_stays_in_step(
 
 async def test_a_closed_channel_is_reported_as_such() -> None:
     ours, theirs = socket.socketpair()
-    link = AgentLink(ours)
+    link = GuestAgentLink(ours)
     await link.open()
     theirs.close()
     with pytest.raises(AgentClosed):
@@ -117,7 +123,7 @@ async def test_a_closed_channel_is_reported_as_such() -> None:
 
 
 async def test_requests_are_json_lines_the_agent_can_parse(
-    pair: tuple[AgentLink, FakeAgent],
+    pair: tuple[GuestAgentLink, FakeAgent],
 ) -> None:
     link, agent = pair
     seen: list[dict[str, object]] = []
