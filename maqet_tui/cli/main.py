@@ -41,6 +41,17 @@ def _glue_qemu_args(argv: list[str]) -> list[str]:
     return out
 
 
+def _split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """`exec NAME [OPTIONS] -- COMMAND...`: what follows the `--` is the guest's command, kept
+    away from argparse (which would take its options, and cannot put a `*` positional after
+    options)."""
+    if "--" in argv:
+        i = argv.index("--")
+        if "exec" in argv[:i]:
+            return argv[:i], argv[i + 1 :]
+    return argv, None
+
+
 def _split_host(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
     """(host, local --home, the rest) from the options before the subcommand. The rest goes to
     the host verbatim; a --home given before the subcommand is this machine's (where the hosts
@@ -100,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _guarded(lambda: run_on_host(host, rest, home))
     if host == "local":  # this machine, by the name --all-hosts gives it
         argv = ([f"--home={home}"] if home is not None else []) + rest
-    args = build_parser().parse_args(_glue_qemu_args(argv))
+    words, command = _split_command(argv)
+    args = build_parser().parse_args(_glue_qemu_args(words))
+    if command is not None and args.cmd == "exec":
+        args.command = [*args.command, *command]
     if not args.cmd:
         build_parser().print_usage(sys.stderr)
         return 2

@@ -22,6 +22,18 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _exec_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= proto.EXEC_TIMEOUT_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range (more than 0, at most {proto.EXEC_TIMEOUT_MAX:g} s)"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every argument carries a help text (tests/unit/test_cli_help.py holds it to that)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -132,6 +144,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("command", help="a QMP command, e.g. query-status")
     q.add_argument(
         "arguments", nargs="?", metavar="ARGUMENTS_JSON", help="arguments as a JSON object"
+    )
+    x = cmd("exec", "run a command in the guest through its guest agent; exits with its status")
+    x.add_argument("name", help=NAME)
+    x.add_argument(
+        "--timeout",
+        type=_exec_seconds,
+        default=proto.EXEC_TIMEOUT_DEFAULT,
+        metavar="SECONDS",
+        help=f"how long the command may run (default {proto.EXEC_TIMEOUT_DEFAULT:g})",
+    )
+    x.add_argument(
+        "command",
+        nargs="*",
+        metavar="-- COMMAND",
+        help="the program (looked up on the guest's PATH) and its arguments, after --",
     )
     lg = cmd("logs", "print a VM's runner log or serial log")
     lg.add_argument("name", help=NAME)

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from maqet_tui.cli.common import manager
 from maqet_tui.common.errors import MaqetError
@@ -85,10 +86,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from maqet_tui.core.accel import accel_in_use
+    from maqet_tui.core.guest_agent import guest_info
 
     vm = manager(args).get(args.name)
     # config.accel says what was asked for (`auto`); this is what the running QEMU got.
     vm["accel_in_use"] = accel_in_use(vm)
+    vm["guest"] = guest_info(vm)
     if args.json:
         print(json.dumps(vm, indent=2))
         return 0
@@ -96,10 +99,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     for k in (*keys, "accel_in_use"):
         print(f"{k + ':':13} {vm[k] if vm[k] is not None else '-'}")
     print(f"{'uptime:':13} {fmt_uptime(vm)}")
+    if vm["config"].get("agent"):
+        print(f"{'guest:':13} {_guest_line(vm['guest'])}")
     print("config:")
     for k, v in vm["config"].items():
         print(f"  {k + ':':11} {v}")
     return 0
+
+
+def _guest_line(guest: dict[str, Any]) -> str:
+    if not guest["agent"]:
+        return "agent not connected"
+    facts = [", ".join(guest["ips"]) or "no address", guest["hostname"], guest["os"]]
+    return "agent connected; " + "; ".join(str(f) for f in facts if f)
 
 
 def cmd_rm(args: argparse.Namespace) -> int:

@@ -21,7 +21,8 @@ from maqet_tui.core.config import DISPLAY_HINT
 from maqet_tui.core.peer_storage import NewDisk as NewDisk
 from maqet_tui.core.peer_storage import storage
 
-TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
+TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage", "agent"}
+"""The peer's keys, and ours that round-trip through `export` (`agent`)."""
 MAX_FILE = yaml_bounded.MAX_FILE
 PATH_ARGS = ("kernel", "initrd")
 
@@ -226,6 +227,8 @@ def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Ne
         cfg["memory"] = memory_mib(data["memory"])
     if "cpu" in data:
         cfg["cpus"] = data["cpu"]
+    if "agent" in data:
+        cfg["agent"] = data["agent"]
     _display(data.get("display"), "display:")
     if data.get("vga") is not None:
         cfg["qemu_args"] = ["-vga", _scalar("vga", data["vga"])]
@@ -280,6 +283,8 @@ def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     ]
     if entries:
         out["storage"] = entries
+    if cfg.get("agent"):
+        out["agent"] = True
     return out
 
 

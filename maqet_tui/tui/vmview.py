@@ -107,7 +107,7 @@ def command_line(vm: VM) -> tuple[str, bool]:
         cfg = VMConfig.from_dict(vm.get("config") or {}, check_files=False)
     except Exception as exc:  # a definition that no longer validates: say so, never crash
         return f"(definition does not validate: {exc})", False
-    return shlex.join(build_argv(str(vm["id"]), str(vm["name"]), cfg, 3, 4)), False
+    return shlex.join(build_argv(str(vm["id"]), str(vm["name"]), cfg, 3, 4, 5)), False
 
 
 def event_text(ev: dict[str, Any]) -> str:

@@ -60,7 +60,24 @@ def _accel(vm: VM) -> str:
     return f"{asked} (running {running})" if running and running != asked else asked
 
 
-def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
+def guest_text(vm: VM, guest: dict[str, Any] | None) -> Text:
+    """What the guest agent reports (VMs defined with `agent: true`)."""
+    if vm.get("status") not in QEMU_UP:
+        return Text("agent channel (the VM is not running)", style="dim")
+    if not guest or not guest.get("agent"):
+        return Text("agent not connected", style="yellow")
+    line = Text("agent connected", style="green")
+    ips = [str(ip) for ip in guest.get("ips") or []]
+    line.append(" · " + (" ".join(ips) if ips else "no address yet"), style="bold" if ips else "")
+    for key in ("hostname", "os"):
+        if guest.get(key):
+            line.append(f" · {guest[key]}")
+    return line
+
+
+def render_overview(
+    vm: VM, events: list[dict[str, Any]], guest: dict[str, Any] | None = None
+) -> RenderableType:
     cfg = vm.get("config") or {}
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold cyan", no_wrap=True)
@@ -75,6 +92,8 @@ def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
         grid.add_row(Text("last error", style="bold red"), Text(str(vm["last_error"]), "red"))
     grid.add_row("pids", f"qemu {_dash(vm.get('qemu_pid'))} · runner {_dash(vm.get('runner_pid'))}")
     grid.add_row("socket", _dash(vm.get("socket_path")))
+    if cfg.get("agent"):
+        grid.add_row("guest", guest_text(vm, guest))
     grid.add_row(
         "hardware",
         f"{fmt_mib(int(cfg.get('memory', 0)))} · {cfg.get('cpus')} vCPU · "
@@ -87,7 +106,8 @@ def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
     grid.add_row("command" if live else "command*", Text(argv, style="green"))
     parts: list[RenderableType] = [grid]
     if not live:
-        parts.append(Text("* built from the definition; fds 3 and 4 stand for the runner's", "dim"))
+        fds = "fds 3, 4 and 5 stand" if cfg.get("agent") else "fds 3 and 4 stand"
+        parts.append(Text(f"* built from the definition; {fds} for the runner's", "dim"))
     if events:
         parts.append(Text("\nrecent events", style="bold cyan"))
         for ev in events[-RECENT:]:
@@ -112,4 +132,6 @@ class OverviewPane(VerticalScroll):
         elif vm is None:
             body.update("No VM selected. Press [b]a[/b] to add one.")
         else:
-            body.update(render_overview(vm, events))
+            # What the guest agent reports comes from the app (runner `guest` events), not the row.
+            guests: dict[str, dict[str, Any]] = getattr(self.app, "guests", {})
+            body.update(render_overview(vm, events, guests.get(str(vm["id"]))))
