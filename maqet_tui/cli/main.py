@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from maqet_tui.cli import definitions, guest, lifecycle, vms
+from maqet_tui.cli import definitions, guest, lifecycle, network, vms
 from maqet_tui.cli.parser import build_parser
 from maqet_tui.common.errors import MaqetError
 
@@ -20,6 +20,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **lifecycle.COMMANDS,
     **guest.COMMANDS,
     **definitions.COMMANDS,
+    **network.COMMANDS,
 }
 """Every subcommand, by name: each group of subcommands registers its own."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from maqet_tui.cli import network
 from maqet_tui.cli.common import NAME, NEW_NAME
 from maqet_tui.cli.definitions import add_parsers
 from maqet_tui.protocol import wire as proto
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="extra QEMU argument, e.g. --qemu-arg -device --qemu-arg virtio-rng-pci",
     )
+    network.add_options(a)
     for name, help in (("ls", "list VMs"), ("show", "show one VM")):
         c = cmd(name, help)
         if name == "show":
@@ -139,4 +141,5 @@ def build_parser() -> argparse.ArgumentParser:
         "--delete-disks", action="store_true", help="also delete the disks maqet-tui created for it"
     )
     add_parsers(cmd)
+    network.add_parsers(cmd)
     return p

@@ -17,6 +17,7 @@ from typing import Any
 from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
 from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.sizes import memory_mib
+from maqet_tui.core import net_spec
 from maqet_tui.core.disk_spec import (
     SCSI_CONTROLLER,
     absolute_path,
@@ -26,6 +27,7 @@ from maqet_tui.core.disk_spec import (
     require_existing,
     share_args,
 )
+from maqet_tui.core.guest_spec import GUEST_DEFAULTS, check_guest_keys, seed_args
 from maqet_tui.protocol.launch import QMP_FD, SERIAL_FD
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -91,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
     "disks": [],
     "shares": [],
     "qemu_args": [],
+    **GUEST_DEFAULTS,
 }
 
 
@@ -202,6 +205,13 @@ class VMConfig:
     disks: list[dict[str, Any]] = field(default_factory=list)
     shares: list[dict[str, Any]] = field(default_factory=list)
     qemu_args: list[str] = field(default_factory=list)
+    image: str | None = None
+    net: str | None = None
+    forwards: list[dict[str, Any]] = field(default_factory=list)
+    mac: str | None = None
+    ssh_key: str | None = None
+    seed: str | None = None
+    user_data: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -279,6 +289,7 @@ class VMConfig:
             disks=disk_entries,
             shares=share_entries,
             qemu_args=qemu_args,
+            **check_guest_keys(d, base, check_files),
         )
 
 
@@ -347,7 +358,9 @@ def build_argv(
         argv += SCSI_CONTROLLER
     for i, disk in enumerate(cfg.disks):
         argv += disk_args(disk, i)
+    argv += seed_args(cfg.seed)
     for i, share in enumerate(cfg.shares):
         argv += share_args(share, i)
+    argv += net_spec.net_args(cfg.net, cfg.mac, cfg.forwards, vm_id)
     argv += cfg.qemu_args
     return argv
