@@ -10,6 +10,10 @@ missing_packages() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v dpkg-deb >/dev/null || missing+=(dpkg)
   command -v tmux >/dev/null || missing+=(tmux)  # the tests drive the TUI in a real terminal
+  # VMs from images: the NoCloud seed (a vfat volume) and `maqet-tui ssh`
+  PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
+  command -v mcopy >/dev/null || missing+=(mtools)
+  command -v ssh >/dev/null || missing+=(openssh-client)
   echo "${missing[@]+"${missing[@]}"}"
 }
 
