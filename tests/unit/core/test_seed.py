@@ -48,8 +48,10 @@ def test_the_users_user_data_comes_first_and_ours_merges_without_replacing() -> 
     msg = email.message_from_string(seed.user_data("web-1", KEY, mine))
     parts = [p for p in msg.walk() if not p.is_multipart()]
     assert [p.get_content_type() for p in parts] == ["text/cloud-config"] * 2
-    assert parts[0].get_payload(decode=True).decode() == mine
-    ours = yaml.safe_load(parts[1].get_payload(decode=True).decode())
+    texts = [p.get_payload(decode=True) for p in parts]
+    assert isinstance(texts[0], bytes) and isinstance(texts[1], bytes)
+    assert texts[0].decode() == mine
+    ours = yaml.safe_load(texts[1].decode())
     assert ours["merge_how"] == seed.MERGE_HOW and ours["ssh_authorized_keys"] == [KEY]
 
 
