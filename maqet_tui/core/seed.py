@@ -75,8 +75,13 @@ def user_data(name: str, pubkey: str | None, extra: str | None = None) -> str:
     """The seed's `user-data`: ours alone, or the user's and ours merged (module docstring)."""
     if extra is None:
         return cloud_config(name, pubkey)
-    from email.mime.multipart import MIMEMultipart  # only here: `start` imports this module
+    from email.charset import Charset  # only here: `start` imports this module
+    from email.mime.multipart import MIMEMultipart
     from email.mime.text import MIMEText
+
+    utf8 = Charset("utf-8")
+    # 8bit, not base64: the seed stays readable (mtype -i seed.img ::user-data)
+    utf8.body_encoding = None  # type: ignore[assignment]
 
     ctype = next((t for p, t in STARTS if extra.startswith(p)), "text/plain")
     msg = MIMEMultipart()
@@ -84,7 +89,7 @@ def user_data(name: str, pubkey: str | None, extra: str | None = None) -> str:
         (extra, ctype),
         (cloud_config(name, pubkey, merge=True), "text/cloud-config"),
     ):
-        part = MIMEText(text, _charset="utf-8")
+        part = MIMEText(text, _charset=utf8)  # type: ignore[arg-type]
         part.replace_header("Content-Type", f'{kind}; charset="utf-8"')
         msg.attach(part)
     return msg.as_string()
