@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def guests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guests]:
                 assert done.returncode == 0, done.stderr
             for name in ("a", "b"):
                 port = g.ssh_port(name)
-                wait_for(lambda p=port: banner(p), BOOT_DEADLINE, f"sshd of {name}", step=0.5)
+                wait_for(partial(banner, port), BOOT_DEADLINE, f"sshd of {name}", step=0.5)
             yield g
         finally:
             m = Manager(env.home)
