@@ -121,7 +121,7 @@ def run(env: BenchEnv, quick: bool) -> list[Figure]:
         return [skipped("ssh_boot", title, f"no image: maqet-tui image build {IMAGE}")]
     os.environ["MAQET_TUI_IMAGES"] = str(images)
     p = Pair(env)
-    n = 1 if quick else 3
+    n = 1 if quick else 5
     a: list[float] = []
     b: list[float] = []
     for i in range(n):  # ABAB / BABA: a shared machine's noise falls on both
