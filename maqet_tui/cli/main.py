@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from maqet_tui.cli import definitions, guest, lifecycle, network, vms
+from maqet_tui.cli import definitions, guest, images, lifecycle, network, vms
 from maqet_tui.cli.parser import build_parser
 from maqet_tui.common.errors import MaqetError
 
@@ -21,6 +21,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **guest.COMMANDS,
     **definitions.COMMANDS,
     **network.COMMANDS,
+    **images.COMMANDS,
 }
 """Every subcommand, by name: each group of subcommands registers its own."""
 

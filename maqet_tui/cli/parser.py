@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from maqet_tui.cli import network
+from maqet_tui.cli import definitions, images, network
 from maqet_tui.cli.common import NAME, NEW_NAME
-from maqet_tui.cli.definitions import add_parsers
 from maqet_tui.protocol import wire as proto
 
 
@@ -140,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--delete-disks", action="store_true", help="also delete the disks maqet-tui created for it"
     )
-    add_parsers(cmd)
+    definitions.add_parsers(cmd)
+    images.add_parsers(cmd)
     network.add_parsers(cmd)
     return p
