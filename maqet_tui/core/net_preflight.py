@@ -54,9 +54,13 @@ def check_ports(name: str, forwards: list[dict[str, Any]]) -> None:
 
 
 def _acl_allows(conf: Path, bridge: str, depth: int = 0) -> bool | None:
-    """qemu-bridge-helper's ACL for `bridge`: True/False, None when it cannot be read here."""
+    """qemu-bridge-helper's ACL for `bridge`: True/False, None when it cannot be read here
+    (the helper, setuid root, may read what we cannot). Without the file the helper refuses
+    every bridge."""
     try:
         lines = conf.read_text().splitlines()
+    except FileNotFoundError:
+        return False
     except OSError:
         return None
     allowed = False

@@ -133,7 +133,7 @@ def test_the_bridge_helpers_acl_is_read_as_the_helper_reads_it(tmp_path: Path) -
     conf.write_text("allow all\ndeny br2\n")
     assert net_preflight._acl_allows(conf, "br9") is True
     assert net_preflight._acl_allows(conf, "br2") is False
-    assert net_preflight._acl_allows(tmp_path / "missing", "br0") is None
+    assert net_preflight._acl_allows(tmp_path / "missing", "br0") is False  # helper: deny all
 
 
 def test_a_bridge_that_does_not_exist_is_refused_before_start() -> None:
