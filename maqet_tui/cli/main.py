@@ -40,8 +40,30 @@ def _glue_qemu_args(argv: list[str]) -> list[str]:
     return out
 
 
+TAIL_COMMANDS = frozenset({"ssh"})
+"""Subcommands whose `-- CMD...` is a command for the guest: everything after the first `--` is
+kept from argparse, which cannot mix options after a positional with a `--` tail."""
+
+
+def _split_tail(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """(our arguments, the guest command after `--`) for TAIL_COMMANDS; no tail for others."""
+    words = iter(argv)
+    for a in words:
+        if a == "--home":
+            next(words, None)
+        elif not a.startswith("-"):
+            if a in TAIL_COMMANDS and "--" in argv:
+                cut = argv.index("--")
+                return argv[:cut], argv[cut + 1 :]
+            break
+    return argv, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_glue_qemu_args(list(sys.argv[1:] if argv is None else argv)))
+    ours, tail = _split_tail(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(_glue_qemu_args(ours))
+    if tail is not None:
+        args.command = [*args.command, *tail]
     if not args.cmd:
         build_parser().print_usage(sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from maqet_tui.common.errors import MaqetError
 
 Cmd = Callable[[str, str], argparse.ArgumentParser]
 IMAGE_ONLY = ("disk_size", "ssh_key", "user_data")
+SSH_WAIT = 180.0  # a first boot under TCG on a busy host: ~45 s, sometimes over a minute
 
 
 def add_options(a: argparse.ArgumentParser) -> None:
@@ -99,8 +100,15 @@ def add_parsers(cmd: Cmd) -> None:
     s = cmd("ssh", "OpenSSH into a VM through its SSH forward; exits with the remote status")
     s.add_argument("name", help=NAME)
     s.add_argument(
+        "--wait",
+        type=float,
+        default=SSH_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for the guest's SSH server to answer (default {SSH_WAIT:g})",
+    )
+    s.add_argument(
         "command",
-        nargs=argparse.REMAINDER,
+        nargs="*",
         metavar="-- CMD...",
         help="a command to run instead of a shell (one argument: a shell command line; more: "
         "an argv, quoted for the guest)",
@@ -129,13 +137,21 @@ def cmd_forward(args: argparse.Namespace) -> int:
 
 
 def cmd_ssh(args: argparse.Namespace) -> int:
-    from maqet_tui.core.ssh_cmd import ssh_argv
+    from maqet_tui.core.ssh_cmd import ssh_argv, ssh_target, wait_for_sshd
 
     command = list(args.command)
-    if command[:1] == ["--"]:
-        command = command[1:]
+    if not 0 <= args.wait <= 3600:  # NaN fails this too
+        raise MaqetError(f"--wait: {args.wait:g} is out of range (0..3600 s)")
     m = manager(args)
-    argv = ssh_argv(m.paths, m.get(args.name), command)
+    vm = m.get(args.name)
+    argv = ssh_argv(m.paths, vm, command)
+    wait_for_sshd(
+        vm["name"],
+        ssh_target(vm),
+        args.wait,
+        lambda: m.get(vm["id"])["status"] == "running",
+        lambda text: print(text, file=sys.stderr),
+    )
     sys.stdout.flush()
     os.execv(argv[0], argv)  # the remote status becomes ours; the terminal is ssh's
 

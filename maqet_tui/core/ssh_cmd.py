@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from maqet_tui.common.errors import MaqetError, NotFoundError, StateError
+from maqet_tui.common.errors import MaqetError, NotFoundError, StateError, TimeoutError_
 from maqet_tui.common.paths import Paths
 from maqet_tui.core import net_spec, ssh_keys
 from maqet_tui.core.images import get_image
@@ -84,3 +87,39 @@ def ssh_argv(paths: Paths, vm: dict[str, Any], command: list[str]) -> list[str]:
     elif command:
         argv.append(" ".join(shlex.quote(a) for a in command))
     return argv
+
+
+def sshd_answers(port: int, timeout: float = 2.0) -> bool:
+    """Does an SSH server greet on 127.0.0.1:PORT? (User-mode networking accepts a forwarded
+    connection before the guest listens, then closes it: only the banner proves sshd is up.)"""
+    try:
+        with socket.create_connection((net_spec.HOST_ADDR, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            return s.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def wait_for_sshd(
+    name: str,
+    port: int,
+    wait: float,
+    still_running: Callable[[], bool],
+    say: Callable[[str], None],
+) -> None:
+    """Wait up to `wait` seconds for the guest's sshd (a VM just started is still booting), as
+    long as the VM runs; `ssh` right after `start` then just works."""
+    deadline = time.monotonic() + wait
+    told = False
+    while not sshd_answers(port):
+        if not still_running():
+            raise StateError(f"VM {name!r} stopped while waiting for its SSH server")
+        if time.monotonic() >= deadline:
+            raise TimeoutError_(
+                f"no SSH server answered for VM {name!r} on {net_spec.HOST_ADDR}:{port} within "
+                f"{wait:g} s (still booting? see maqet-tui console {name}; --wait SECONDS)"
+            )
+        if not told:
+            say(f"waiting up to {wait:g} s for the SSH server of {name} (127.0.0.1:{port})")
+            told = True
+        time.sleep(0.5)

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import shlex
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from maqet_tui.common.errors import ConfigError, StartError, StateError
+from maqet_tui.common.errors import ConfigError, StartError, StateError, TimeoutError_
 from maqet_tui.common.paths import Paths
 from maqet_tui.core import net_preflight, ssh_keys
-from maqet_tui.core.ssh_cmd import ssh_argv
+from maqet_tui.core.ssh_cmd import ssh_argv, wait_for_sshd
 
 SSH = {"proto": "tcp", "host_addr": "127.0.0.1", "host_port": 2222, "guest_port": 22}
 
@@ -139,3 +140,37 @@ def test_the_bridge_helpers_acl_is_read_as_the_helper_reads_it(tmp_path: Path) -
 def test_a_bridge_that_does_not_exist_is_refused_before_start() -> None:
     problem = net_preflight.bridge_problem("nosuchbr0")
     assert problem is not None and "does not exist" in problem
+
+
+def test_ssh_waits_for_the_banner_not_for_an_accepted_connection() -> None:
+    """A forward accepts before the guest listens (and then closes): only `SSH-` counts."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        greeted = threading.Event()
+
+        def serve() -> None:
+            for greet in (False, True):
+                conn, _ = srv.accept()
+                with conn:
+                    if greet:
+                        conn.sendall(b"SSH-2.0-test\r\n")
+                        greeted.set()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        said: list[str] = []
+        wait_for_sshd("web", port, 10, lambda: True, said.append)
+        t.join(5)
+    assert greeted.is_set() and len(said) == 1 and "waiting up to 10 s" in said[0]
+
+
+def test_ssh_gives_up_when_the_vm_stops_or_time_runs_out() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: refused
+        with pytest.raises(StateError, match="stopped while waiting"):
+            wait_for_sshd("web", port, 10, lambda: False, lambda _: None)
+        with pytest.raises(TimeoutError_, match=f"127.0.0.1:{port} within 0.2 s"):
+            wait_for_sshd("web", port, 0.2, lambda: True, lambda _: None)
