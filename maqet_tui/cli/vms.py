@@ -59,9 +59,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(vms, indent=2))
         return 0
-    rows = [("NAME", "ID", "STATUS", "CPUS", "MEM", "QEMU PID", "UPTIME", "LAST ERROR")]
+    from maqet_tui.core.net_spec import ssh_forward
+
+    rows = [("NAME", "ID", "STATUS", "CPUS", "MEM", "QEMU PID", "UPTIME", "SSH", "LAST ERROR")]
     for vm in vms:
         c = vm["config"]
+        ssh = ssh_forward(c.get("forwards") or [])
         rows.append(
             (
                 vm["name"],
@@ -71,6 +74,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 f"{c['memory']}M",
                 str(vm["qemu_pid"] or "-"),
                 fmt_uptime(vm),
+                str(ssh["host_port"]) if ssh else "-",
                 vm["last_error"] or "",
             )
         )

@@ -92,8 +92,13 @@ def test_the_disk_is_an_overlay_of_the_image_and_the_image_is_never_written(
     # a second VM gets another port, the same generated key, its own MAC
     assert cli(env, "add", "b", "--image", "fake", "--net", "isolated").returncode == 0
     b = show(env, "b")
-    assert b["network"]["forwards"][0]["host_port"] != ssh["host_port"]
+    b_port = b["network"]["forwards"][0]["host_port"]
+    assert b_port != ssh["host_port"]
     assert b["config"]["ssh_key"] == str(key) and b["network"]["mac"] != cfg["mac"]
+    # `ls` shows the SSH port (the host side of the forward to guest port 22)
+    table = cli(env, "ls").stdout.splitlines()
+    assert table[0].split()[8] == "SSH"  # after QEMU PID (two words) and UPTIME
+    assert [r.split()[7] for r in table[1:]] == [str(ssh["host_port"]), str(b_port)]
     # rm --delete-disks takes the overlay and the seed, never the image
     assert cli(env, "rm", "a", "--delete-disks").returncode == 0
     assert not vm_dir.exists()
