@@ -10,8 +10,13 @@ missing_packages() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v dpkg-deb >/dev/null || missing+=(dpkg)
   command -v tmux >/dev/null || missing+=(tmux)  # the tests drive the TUI in a real terminal
-  # VMs from images: the NoCloud seed (a vfat volume) and `maqet-tui ssh`
-  PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
+  # Disk images (`image build`) and guests reached over SSH. mke2fs and mkfs.vfat live in sbin,
+  # which a plain user's PATH may lack.
+  command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+  command -v mke2fs >/dev/null || [ -x /sbin/mke2fs ] || [ -x /usr/sbin/mke2fs ] ||
+    missing+=(e2fsprogs)
+  command -v mkfs.vfat >/dev/null || [ -x /sbin/mkfs.vfat ] || [ -x /usr/sbin/mkfs.vfat ] ||
+    missing+=(dosfstools)
   command -v mcopy >/dev/null || missing+=(mtools)
   command -v ssh >/dev/null || missing+=(openssh-client)
   echo "${missing[@]+"${missing[@]}"}"

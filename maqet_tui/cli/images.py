@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -56,17 +57,17 @@ def _when(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "K", "M", "G", "T"):
-        if n < 1024 or unit == "T":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024
-    return f"{n}"
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from maqet_tui.core.image_build import build_image
 
+    # A build killed by `kill` or an SSH hang-up cleans up like one interrupted by Ctrl-C: it
+    # stops mmdebstrap (which unmounts what it mounted) and removes its temporary directory.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     start = time.monotonic()
 
     def show(phase: str) -> None:
@@ -74,7 +75,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"[{time.monotonic() - start:4.0f}s] {args.name}: {phase}", file=sys.stderr, flush=True
         )
 
-    image, built = build_image(paths(args), args.name, force=args.force, progress=show)
+    try:
+        image, built = build_image(paths(args), args.name, force=args.force, progress=show)
+    except KeyboardInterrupt:
+        print(f"{args.name}: build interrupted; nothing was kept", file=sys.stderr)
+        return 130
     if not built:
         print(
             f"{image.name} is up to date (built {_when(image.built_at)}; --force rebuilds)",
@@ -85,7 +90,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from maqet_tui.core.images import image_to_json, list_images
+    from maqet_tui.core.images import human_size, image_to_json, list_images
 
     images = list_images(paths(args))
     if args.json:
@@ -94,16 +99,17 @@ def cmd_ls(args: argparse.Namespace) -> int:
     print(f"{'NAME':20} {'FORMAT':6} {'SIZE':>7} {'BUILT':16} PATH")
     for i in images:
         print(
-            f"{i.name:20} {i.format:6} {_size(i.virtual_size):>7} {_when(i.built_at):16} {i.disk}"
+            f"{i.name:20} {i.format:6} {human_size(i.virtual_size):>7} {_when(i.built_at):16} {i.disk}"
         )
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from maqet_tui.core.image_import import import_image
+    from maqet_tui.core.images import human_size
 
     image = import_image(paths(args), args.name, Path(args.file), user=args.user)
-    print(f"imported {image.name}: {image.disk} ({image.format}, {_size(image.virtual_size)})")
+    print(f"imported {image.name}: {image.disk} ({image.format}, {human_size(image.virtual_size)})")
     return 0
 
 

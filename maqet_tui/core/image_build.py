@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -31,7 +32,16 @@ from maqet_tui.common.paths import Paths
 from maqet_tui.core import image_files
 from maqet_tui.core.disks import image_info
 from maqet_tui.core.image_recipe import FORMAT_VERSION, RECIPES, Recipe, recipe_hash
-from maqet_tui.core.images import DISK, INITRD, KERNEL, METADATA, Image, images_dir, read_image
+from maqet_tui.core.images import (
+    DISK,
+    INITRD,
+    KERNEL,
+    METADATA,
+    Image,
+    human_size,
+    images_dir,
+    read_image,
+)
 
 Progress = Callable[[str], None]
 
@@ -167,13 +177,23 @@ def _stage(work: Path, recipe: Recipe) -> list[str]:
     ]
 
 
-def _run_mmdebstrap(argv: list[str], work: Path, report: Progress) -> None:
+def _run_mmdebstrap(argv: list[str], work: Path, report: Progress) -> float:
+    """Run the build; returns when (time.monotonic) the packages were installed and the hook
+    began: what plain mmdebstrap costs, the baseline the build benchmark compares against."""
     env = {**os.environ, "LC_ALL": "C", "TMPDIR": str(work)}
     last: deque[str] = deque(maxlen=40)
     said = "resolving packages"
+    installed = 0.0
     try:
+        # Its own session: an interruption stops all of it (apt-get and dpkg included) at once,
+        # rather than mmdebstrap alone, which waits for its running step to finish first.
         proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
         )
     except OSError as exc:
         raise ImageBuildError(f"cannot run mmdebstrap: {exc.strerror}") from None
@@ -185,18 +205,38 @@ def _run_mmdebstrap(argv: list[str], work: Path, report: Progress) -> None:
             for prefix, phase in _PHASES:
                 if line.startswith(prefix):
                     phase = phase or line.removeprefix(prefix)
+                    if prefix.startswith("MAQET") and not installed:
+                        installed = time.monotonic()
                     if phase != said:
                         report(phase)
                         said = phase
         rc = proc.wait()
     except BaseException:
-        proc.terminate()  # mmdebstrap cleans up its own mounts on SIGTERM
-        proc.wait()
+        report("interrupted: stopping mmdebstrap")
+        _stop(proc)
         raise
     if rc != 0:
         why = [ln for ln in last if ln.startswith("E:") and "mmdebstrap failed" not in ln]
         words = [ln for ln in last if ln and not ln.startswith("I:")]
         raise ImageBuildError(f"mmdebstrap failed: {(why or words or [f'status {rc}'])[-1]}")
+    return installed or time.monotonic()
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM to the build's whole process group: mmdebstrap unmounts what it mounted once its
+    children are gone. SIGKILL only if that takes over a minute (a mount may then be left, which
+    the cleanup reports rather than deletes through)."""
+    for sig, grace in ((signal.SIGTERM, 60.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
 
 
 def _convert(work: Path) -> None:
@@ -214,7 +254,7 @@ def _convert(work: Path) -> None:
     (work / "disk.raw").unlink()
 
 
-def _finish(work: Path, recipe: Recipe) -> Image:
+def _finish(work: Path, recipe: Recipe, timings: dict[str, float]) -> Image:
     """Strip the build's scratch files from `work` and write its image.json (the commit record)."""
     for scratch in ("files", "hook.sh", "masked"):
         p = work / scratch
@@ -232,7 +272,7 @@ def _finish(work: Path, recipe: Recipe) -> Image:
         built_at=time.time(),
         source=f"build:{recipe.name}",
     )
-    extra = {"recipe": recipe_hash(recipe), "format_version": FORMAT_VERSION}
+    extra = {"recipe": recipe_hash(recipe), "format_version": FORMAT_VERSION, **timings}
     image_files.write_metadata(work, image, extra)
     return image
 
@@ -262,11 +302,15 @@ def build_image(
         try:
             argv = _stage(work, recipe)
             report("resolving packages")
-            _run_mmdebstrap(argv, work, report)
+            installed = _run_mmdebstrap(argv, work, report)
             report("converting to qcow2")
             _convert(work)
             image_files.make_private(work)
-            _finish(work, recipe)
+            timings = {
+                "install_seconds": round(installed - start, 2),
+                "build_seconds": round(time.monotonic() - start, 2),
+            }
+            _finish(work, recipe, timings)
             image_files.replace_dir(work, final)
         except BaseException:
             image_files.remove_tree(work)
@@ -276,7 +320,7 @@ def build_image(
             raise ImageBuildError(f"the built image in {final} cannot be read back")
         used = image.disk.stat().st_blocks * 512
         report(
-            f"done: {image.name}, {used / 1e6:.0f} MB on disk ({image.virtual_size / 2**30:.1f} GiB "
+            f"done: {image.name}, {human_size(used)} on disk ({human_size(image.virtual_size)} "
             f"virtual) in {time.monotonic() - start:.0f} s"
         )
         return image, True

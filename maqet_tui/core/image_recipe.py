@@ -63,6 +63,15 @@ ExecStartPre=/usr/bin/ssh-keygen -A
 ExecStartPre=/usr/sbin/sshd -t
 """
 
+# "Network is online" means one interface is configured, or 15 s have passed: a VM with no
+# network at all (`--net none`) would otherwise hold cloud-init's later stages for two minutes
+# and show a failed unit on every boot.
+WAIT_ONLINE = """\
+[Service]
+ExecStart=
+ExecStart=-/lib/systemd/systemd-networkd-wait-online --any --timeout=15
+"""
+
 FSTAB = "/dev/vda / ext4 rw,discard,errors=remount-ro 0 1\n"
 
 # The initramfs must find the root disk whatever initramfs-tools' guess of the hardware was.
@@ -140,6 +149,7 @@ DEBIAN_12 = Recipe(
         "/etc/cloud/cloud.cfg.d/99-maqet-tui.cfg": CLOUD_CFG,
         "/etc/systemd/resolved.conf.d/maqet-tui.conf": RESOLVED,
         "/etc/systemd/system/ssh.service.d/maqet-tui-keygen.conf": SSH_KEYGEN,
+        "/etc/systemd/system/systemd-networkd-wait-online.service.d/maqet-tui.conf": WAIT_ONLINE,
         "/etc/fstab": FSTAB,
         "/etc/initramfs-tools/modules": INITRAMFS_MODULES,
         "/etc/hostname": "debian\n",

@@ -47,6 +47,15 @@ class Image:
     source: str
 
 
+def human_size(n: float) -> str:
+    """Bytes as `image ls` shows them: 4.0G, 64.0M, 512B (binary units)."""
+    for unit in ("B", "K", "M", "G"):
+        if n < 1024:
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n:.1f}T"
+
+
 def images_dir(paths: Paths) -> Path:
     """`$MAQET_TUI_IMAGES` when set (several homes, CI or tests share one), else `HOME/images`."""
     env = os.environ.get("MAQET_TUI_IMAGES")
