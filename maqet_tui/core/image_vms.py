@@ -111,12 +111,12 @@ def add_from_image(
         "append": image.append if image.kernel else None,
         "net": mode,
         "forwards": _forwards(mode, forwards or [], used_ports()),
-        "ssh_key": str(ssh_keys.choose_key(paths, ssh_key)),
         "user_data": str(Path(user_data).absolute()) if user_data else None,
     }
     if config["user_data"]:
         seed.read_user_data(Path(config["user_data"]))
-    VMConfig.from_dict(config)
+    VMConfig.from_dict(config)  # all checked before a key pair may be made for the home
+    config["ssh_key"] = str(ssh_keys.choose_key(paths, ssh_key))
     vm = manager.add(name, config)
     vm_dir = paths.vm_dir(vm["id"])
     try:

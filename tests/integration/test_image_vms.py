@@ -118,6 +118,7 @@ def test_the_disk_is_an_overlay_of_the_image_and_the_image_is_never_written(
         (["--image", "fake", "--new-disk", "1G"], "--new-disk cannot be combined"),
         (["--ssh-key", "/x.pub"], "--ssh-key need --image"),
         (["--image", "fake", "--user-data", "/no/such"], "user_data: cannot read"),
+        (["--image", "fake", "--memory", "lots"], "memory: "),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(
@@ -129,6 +130,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert words in done.stderr
     assert json.loads(cli(env, "ls", "--json").stdout) == []
     assert not any((env.home / "vms").iterdir())
+    assert not (env.home / "ssh").exists()  # no key pair made for an add that failed
 
 
 def test_the_given_key_and_user_data_are_in_the_seed(env: Env, image: Path, tmp_path: Path) -> None:
