@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import console, fleet, images, ipc, ls, memory, start, stop, suite, tui
+from . import console, fleet, images, ipc, ls, memory, ssh_boot, start, stop, suite, tui
 from .common import BenchEnv, Figure, skipped
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
@@ -34,6 +34,7 @@ GROUPS: list[tuple[str, Group, bool]] = [
     ("suite", suite.run, False),
     ("tui", tui.run, True),
     ("console (demo guest)", console.run, False),
+    ("sshboot (Debian image)", ssh_boot.run, False),
     ("images", images.run, True),
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from maqet_tui.cli import definitions, hosts, images
+from maqet_tui.cli import definitions, hosts, images, network
 from maqet_tui.cli.common import NAME, NEW_NAME
 from maqet_tui.protocol import wire as proto
 
@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="extra QEMU argument, e.g. --qemu-arg -device --qemu-arg virtio-rng-pci",
     )
+    network.add_options(a)
     for name, help in (("ls", "list VMs"), ("show", "show one VM")):
         c = cmd(name, help)
         if name == "show":
@@ -180,4 +181,5 @@ def build_parser() -> argparse.ArgumentParser:
     definitions.add_parsers(cmd)
     hosts.add_parsers(cmd)
     images.add_parsers(cmd)
+    network.add_parsers(cmd)
     return p

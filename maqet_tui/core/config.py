@@ -17,6 +17,7 @@ from typing import Any
 from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
 from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.sizes import memory_mib
+from maqet_tui.core import net_spec
 from maqet_tui.core.disk_spec import (
     SCSI_CONTROLLER,
     absolute_path,
@@ -26,6 +27,7 @@ from maqet_tui.core.disk_spec import (
     require_existing,
     share_args,
 )
+from maqet_tui.core.guest_spec import GUEST_DEFAULTS, check_guest_keys, seed_args
 from maqet_tui.protocol.launch import AGENT_PORT_ID, QGA_FD, QMP_FD, SERIAL_FD
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -92,6 +94,7 @@ DEFAULTS: dict[str, Any] = {
     "shares": [],
     "qemu_args": [],
     "agent": False,
+    **GUEST_DEFAULTS,
 }
 # The guest agent channel (`agent: true`): a virtio-serial port named as qemu-guest-agent expects,
 # on a socketpair only the runner holds (like the monitor); AGENT_PORT_ID is its device id.
@@ -206,6 +209,13 @@ class VMConfig:
     disks: list[dict[str, Any]] = field(default_factory=list)
     shares: list[dict[str, Any]] = field(default_factory=list)
     qemu_args: list[str] = field(default_factory=list)
+    image: str | None = None
+    net: str | None = None
+    forwards: list[dict[str, Any]] = field(default_factory=list)
+    mac: str | None = None
+    ssh_key: str | None = None
+    seed: str | None = None
+    user_data: str | None = None
     agent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,6 +298,7 @@ class VMConfig:
             shares=share_entries,
             qemu_args=qemu_args,
             agent=agent,
+            **check_guest_keys(d, base, check_files),
         )
 
 
@@ -359,6 +370,7 @@ def build_argv(
         argv += SCSI_CONTROLLER
     for i, disk in enumerate(cfg.disks):
         argv += disk_args(disk, i)
+    argv += seed_args(cfg.seed)
     for i, share in enumerate(cfg.shares):
         argv += share_args(share, i)
     if cfg.agent:
@@ -371,5 +383,6 @@ def build_argv(
             f"virtserialport,bus=maqet-virtio-serial.0,chardev=maqet-qga,"
             f"id={AGENT_PORT_ID},name={AGENT_PORT_NAME}",
         ]
+    argv += net_spec.net_args(cfg.net, cfg.mac, cfg.forwards, vm_id)
     argv += cfg.qemu_args
     return argv

@@ -115,7 +115,8 @@ INLINE_BOMB = "[" + ", ".join(ln[4:] for ln in ALIAS_BOMB.splitlines()[1:]) + "]
         (
             ("set", "a", "foo=1"),
             "error: unknown key: foo (valid keys: accel, agent, append, binary, cpus, disks, "
-            "initrd, kernel, machine, memory, qemu_args, shares)",
+            "forwards, image, initrd, kernel, mac, machine, memory, net, qemu_args, seed, shares, "
+            "ssh_key, user_data)",
         ),
     ],
 )
