@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.core.accel import accel_in_use
+from maqet_tui.core.net_spec import network_json
 from maqet_tui.tui.vmview import (
     STATUS_STYLE,
     command_line,
@@ -23,6 +24,7 @@ from maqet_tui.tui.vmview import (
     fmt_mib,
     fmt_time,
     fmt_uptime,
+    ssh_port,
 )
 
 VM = dict[str, Any]
@@ -75,6 +77,30 @@ def guest_text(vm: VM, guest: dict[str, Any] | None) -> Text:
     return line
 
 
+def forwards_text(forwards: list[dict[str, Any]]) -> str:
+    """`tcp 127.0.0.1:2222→22 · udp …`, or `-`."""
+    return (
+        " · ".join(
+            f"{f['proto']} {f['host_addr']}:{f['host_port']}→{f['guest_port']}" for f in forwards
+        )
+        or "-"
+    )
+
+
+def network_text(vm: VM) -> Text:
+    """The network line: mode, MAC, and how to reach the guest's sshd (`x` opens it)."""
+    net = network_json(vm.get("config") or {}, str(vm["id"]))
+    line = Text(net["mode"], style="bold")
+    if net["mac"]:
+        line.append(f" · mac {net['mac']}")
+    port = ssh_port(vm)
+    if port is not None:
+        line.append(f" · ssh 127.0.0.1:{port}")
+        if vm.get("status") == "running":
+            line.append("  (x opens it)", style="dim")
+    return line
+
+
 def render_overview(
     vm: VM, events: list[dict[str, Any]], guest: dict[str, Any] | None = None
 ) -> RenderableType:
@@ -92,6 +118,9 @@ def render_overview(
         grid.add_row(Text("last error", style="bold red"), Text(str(vm["last_error"]), "red"))
     grid.add_row("pids", f"qemu {_dash(vm.get('qemu_pid'))} · runner {_dash(vm.get('runner_pid'))}")
     grid.add_row("socket", _dash(vm.get("socket_path")))
+    if cfg.get("net"):
+        grid.add_row("network", network_text(vm))
+        grid.add_row("forwards", forwards_text(cfg.get("forwards") or []))
     if cfg.get("agent"):
         grid.add_row("guest", guest_text(vm, guest))
     grid.add_row(
