@@ -90,7 +90,8 @@ def forwards_text(forwards: list[dict[str, Any]]) -> str:
 def network_text(vm: VM) -> Text:
     """The network line: mode, MAC, and how to reach the guest's sshd (`x` opens it)."""
     net = network_json(vm.get("config") or {}, str(vm["id"]))
-    line = Text(net["mode"], style="bold")
+    line = Text()
+    line.append(net["mode"], style="bold")
     if net["mac"]:
         line.append(f" · mac {net['mac']}")
     port = ssh_port(vm)
