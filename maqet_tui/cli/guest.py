@@ -11,6 +11,7 @@ from collections.abc import Callable
 from maqet_tui.cli.common import manager
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.common.vmstate import QEMU_UP
+from maqet_tui.protocol import wire as proto
 
 
 def cmd_qmp(args: argparse.Namespace) -> int:
@@ -67,7 +68,12 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     """The command's output as the guest wrote it, to our stdout and stderr; its exit status."""
-    result = manager(args).exec(args.name, list(args.command), timeout=args.timeout)
+    data = None
+    if args.stdin:  # asked for, never guessed: a stdin nobody closes would hang `exec`
+        data = sys.stdin.buffer.read(proto.EXEC_INPUT_MAX + 1)
+        if len(data) > proto.EXEC_INPUT_MAX:
+            raise MaqetError(f"exec: --stdin takes at most {proto.EXEC_INPUT_MAX // 1024} KiB")
+    result = manager(args).exec(args.name, list(args.command), timeout=args.timeout, data=data)
     sys.stdout.buffer.write(result.out)
     sys.stdout.buffer.flush()
     sys.stderr.buffer.write(result.err)

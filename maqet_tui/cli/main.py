@@ -96,6 +96,10 @@ def _run_for_agent(argv: list[str]) -> int:
     if rest and rest[0] in NOT_OVER_AGENT:
         print(f"error: {rest[0]} cannot run through the agent", file=sys.stderr)
         return 1
+    ours = rest[: rest.index("--")] if "--" in rest else rest
+    if ours[:1] == ["exec"] and "--stdin" in ours:  # stdin is the agent's protocol channel
+        print("error: exec --stdin cannot run through the agent", file=sys.stderr)
+        return 1
     return main(argv)
 
 

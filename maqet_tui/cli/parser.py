@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how long the command may run (default {proto.EXEC_TIMEOUT_DEFAULT:g})",
     )
     x.add_argument(
+        "--stdin",
+        action="store_true",
+        help=f"pass what this command reads on stdin to the guest command "
+        f"(at most {proto.EXEC_INPUT_MAX // 1024} KiB)",
+    )
+    x.add_argument(
         "command",
         nargs="*",
         metavar="-- COMMAND",

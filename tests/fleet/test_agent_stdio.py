@@ -91,6 +91,12 @@ def test_list_run_and_bad_lines(agent: Pipe, env: Env) -> None:
         msg, events = agent.answer(8)
         assert msg["result"] == {"exit": 1}
         assert events[0]["data"]["text"] == f"error: {argv[-2]} cannot run through the agent\n"
+    agent.send(
+        {"id": 9, "method": "run", "params": {"argv": ["exec", "vm1", "--stdin", "--", "cat"]}}
+    )
+    msg, events = agent.answer(9)
+    assert msg["result"] == {"exit": 1}
+    assert events[0]["data"]["text"] == "error: exec --stdin cannot run through the agent\n"
     agent.proc.stdin.write(b"not json\n")  # type: ignore[union-attr]
     agent.proc.stdin.flush()  # type: ignore[union-attr]
     assert agent.read()["error"]["code"] == wire.BAD_REQUEST
