@@ -11,21 +11,17 @@ a throw-away home and runtime directory; both are stopped before it exits, whate
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_screenshots import SIZE, save, select, status, until
+from make_screenshots import SIZE, save, select, status, throwaway_home, until
 from textual.pilot import Pilot
 
-from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
 
 GUESTS = ("web-1", "db")
@@ -63,26 +59,14 @@ def cli(*args: str) -> None:
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent).resolve()
-    home = Path(tempfile.mkdtemp(prefix="mqs-", dir="/tmp"))
-    runtime = Path(tempfile.mkdtemp(prefix="mqsr-", dir="/tmp"))
-    os.environ.update(
-        MAQET_TUI_HOME=str(home), MAQET_TUI_RUNTIME_DIR=str(runtime), MAQET_TUI_ACCEL="tcg"
-    )
-    manager = Manager(home)
-    try:
+    with throwaway_home() as manager:
         for name in GUESTS:
             cli("add", name, "--image", "debian-12", "--net", "isolated", "--accel", "tcg")
         cli("forward", "add", "web-1", "tcp:8080:80")
         manager.add("build", {**TINY, "cpus": 2})
         for name in GUESTS:
             manager.start(name)
-        asyncio.run(shoot(home, out))
-    finally:
-        for vm in manager.list():
-            if vm["status"] not in ("stopped", "crashed"):
-                manager.stop(vm["id"], force=True, timeout=10)
-        shutil.rmtree(home, ignore_errors=True)
-        shutil.rmtree(runtime, ignore_errors=True)
+        asyncio.run(shoot(manager.paths.home, out))
     return 0
 
 

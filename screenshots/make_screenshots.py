@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +162,10 @@ async def shoot(home: Path, out: Path) -> None:
         save(app, out, "06-snapshots")
 
 
-def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def throwaway_home() -> Iterator[Manager]:
+    """A manager on a home and runtime directory made for the shots; every VM started in it is
+    stopped and both directories removed on the way out, whatever happens."""
     home = Path(tempfile.mkdtemp(prefix="mqs-", dir="/tmp"))
     runtime = Path(tempfile.mkdtemp(prefix="mqsr-", dir="/tmp"))
     cache = default_cache_dir()  # before MAQET_TUI_HOME points at the throw-away home
@@ -175,6 +177,19 @@ def main() -> int:
     )
     manager = Manager(home)
     try:
+        yield manager
+    finally:
+        for vm in manager.list():
+            if vm["status"] not in ("stopped", "crashed"):
+                manager.stop(vm["id"], force=True, timeout=10)
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with throwaway_home() as manager:
         for name, cpus in VMS.items():
             manager.add(name, {**TINY, "cpus": cpus})
         disk = NewDisk("d0", "256M", None, None, "virtio", "disk")
@@ -184,13 +199,7 @@ def main() -> int:
         for name in RUNNING:
             manager.start(name)
         snapshot(manager, "data", "create", "before-upgrade")  # running: RAM and disks
-        asyncio.run(shoot(home, out))
-    finally:
-        for vm in manager.list():
-            if vm["status"] not in ("stopped", "crashed"):
-                manager.stop(vm["id"], force=True, timeout=10)
-        shutil.rmtree(home, ignore_errors=True)
-        shutil.rmtree(runtime, ignore_errors=True)
+        asyncio.run(shoot(manager.paths.home, out))
     return 0
 
 

@@ -141,22 +141,15 @@ def check_no_leaks(env: Env) -> list[str]:
     problems: list[str] = []
     mine = {str(env.runtime), str(env.home)}
     deadline = time.monotonic() + 5
-    leaked = vm_processes(mine)
-    while leaked and time.monotonic() < deadline:
-        time.sleep(0.02)
-        leaked = vm_processes(mine)
-    for pid, cmd in leaked.items():
-        problems.append(f"leaked process {pid}: {cmd}")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    ssh = ssh_processes(mine)
-    while ssh and time.monotonic() < deadline:
-        time.sleep(0.02)
-        ssh = ssh_processes(mine)
-    for pid, cmd in ssh.items():
-        problems.append(f"leaked ssh process {pid}: {cmd}")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    for what, find in (("process", vm_processes), ("ssh process", ssh_processes)):
+        leaked = find(mine)
+        while leaked and time.monotonic() < deadline:  # a process on its way out gets a moment
+            time.sleep(0.02)
+            leaked = find(mine)
+        for pid, cmd in leaked.items():
+            problems.append(f"leaked {what} {pid}: {cmd}")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     for d in (env.runtime,):
         if d.exists():
             for f in d.rglob("*"):
