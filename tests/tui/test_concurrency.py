@@ -35,7 +35,14 @@ async def test_tui_agrees_with_the_store_after_a_storm(
         assert not out.unexpected, "\n".join(out.unexpected[:20])
         assert not out.doubles, out.doubles[:5]
 
-        def agrees() -> bool:
-            return all(status_cell(app, vm["name"]) == vm["status"] for vm in manager.list())
+        def differences() -> list[str]:
+            return [
+                f"{vm['name']}: table {status_cell(app, vm['name'])}, store {vm['status']}"
+                for vm in manager.list()
+                if status_cell(app, vm["name"]) != vm["status"]
+            ]
 
-        await wait_until(pilot, agrees, "the table to match the store", timeout=10)
+        try:
+            await wait_until(pilot, lambda: not differences(), "the table to match the store", 10)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {differences()}") from None
