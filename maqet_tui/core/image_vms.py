@@ -104,6 +104,7 @@ def add_from_image(
     store.open_db(paths.db)
     config: dict[str, Any] = {
         "memory": IMAGE_MEMORY,
+        "agent": True,  # the channel costs nothing when the guest runs no agent
         **options,
         "image": image.name,
         "kernel": str(image.kernel) if image.kernel else None,
