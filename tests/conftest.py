@@ -15,6 +15,7 @@ from maqet_tui.core.guest_image import default_cache_dir
 from maqet_tui.core.images import Image
 from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
+from tests.guests import Guests, booted_guests
 from tests.helpers import (
     Env,
     check_no_leaks,
@@ -76,6 +77,17 @@ def debian_image() -> Image:
     """The built Debian 12 image (tests/images.py): built at most once per session, usually a
     cache hit. Boot overlays of its disk, never the disk itself."""
     return _debian_image()
+
+
+@pytest.fixture(scope="session")
+def debian_guests(
+    debian_image: Image, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Guests]:
+    """VMs `a` and `b` from the Debian image, booted once per session and shared by every module
+    that needs a running guest; read the rule in tests/guests.py before using them."""
+    with booted_guests(debian_image, tmp_path_factory.mktemp("user")) as guests:
+        _RUNTIMES.update((str(guests.env.runtime), str(guests.env.home)))
+        yield guests
 
 
 _RUNTIMES: set[str] = set()
