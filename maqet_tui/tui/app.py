@@ -21,6 +21,7 @@ from maqet_tui.common.errors import MaqetError
 from maqet_tui.core.manager import Manager
 from maqet_tui.tui.commands import VMCommands
 from maqet_tui.tui.demo_builder import DemoBuilder
+from maqet_tui.tui.fleet_app import FleetMixin
 from maqet_tui.tui.keys import KeyGate
 from maqet_tui.tui.messages import (
     BootFailed,
@@ -44,6 +45,7 @@ from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.screens.main import LIST_BINDINGS, MainScreen
 from maqet_tui.tui.screens.snapshot_actions import SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
+from maqet_tui.tui.services.fleet_watch import FleetWatch
 from maqet_tui.tui.services.history import StatsHistory
 from maqet_tui.tui.services.log_tail import LogTailer
 from maqet_tui.tui.services.stats import StatsSampler
@@ -69,7 +71,7 @@ GUEST_KEEPS = frozenset({"quit", "help", "command_palette"})
 FROZEN_ENV = "MAQET_TUI_FROZEN_HOST"
 
 
-class MaqetApp(App[None]):
+class MaqetApp(FleetMixin, App[None]):
     CSS_PATH = Path(__file__).with_name("maqet.tcss")  # absolute: subclasses live elsewhere
     TITLE = "maqet-tui"
     COMMANDS = App.COMMANDS | {VMCommands}
@@ -115,6 +117,7 @@ class MaqetApp(App[None]):
         self.sampler: StatsSampler | None = None
         self.tailer: LogTailer | None = None
         self._main: MainScreen | None = None
+        self.init_fleet()
         self.keys = KeyGate(self, super().on_event)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -159,6 +162,8 @@ class MaqetApp(App[None]):
         services = [self.watcher, self.tailer] + ([self.sampler] if self.live_stats else [])
         for service in services:
             service.start()
+        self.fleet = FleetWatch(manager.paths, self.post_message)
+        self.fleet.start()
         self.boot_demo_when_ready()
 
     def boot_demo_when_ready(self) -> None:
@@ -180,6 +185,8 @@ class MaqetApp(App[None]):
         services = [s for s in (self.watcher, self.sampler, self.tailer) if s is not None]
         for service in services:
             service.stop()
+        if self.fleet is not None:  # the sessions end; the VMs on the hosts do not
+            self.fleet.stop()
         for service in services:  # short loops: none touches the home after the app is gone
             service.join(1.0)
 
@@ -223,11 +230,12 @@ class MaqetApp(App[None]):
     # -- messages from the services ----------------------------------------------------------
     def on_rows_loaded(self, msg: RowsLoaded) -> None:
         self.loaded = True
-        self._set_vms({str(vm["id"]): vm for vm in msg.rows})
+        self.local_vms = {str(vm["id"]): vm for vm in msg.rows}
+        self.merge_rows()
         self._sync_subscriptions()
 
     def _sync_subscriptions(self) -> None:
-        retry = self.subs.sync(self.vms.values())
+        retry = self.subs.sync(self.local_vms.values())  # remote rows: pushed by their agents
         if retry is not None:
             self.set_timer(retry + 0.05, self._sync_subscriptions)
 
@@ -237,11 +245,12 @@ class MaqetApp(App[None]):
             if main := self.live_main():
                 main.history_changed(msg.vm_id)
             return
-        vm = self.vms.get(msg.vm_id)
+        vm = self.local_vms.get(msg.vm_id)
         if msg.topic == "status" and vm is not None:
             changes = {k: msg.data[k] for k in STATUS_FIELDS if k in msg.data}
             if any(vm.get(k) != v for k, v in changes.items()):
-                self._set_vms({**self.vms, msg.vm_id: {**vm, **changes}})
+                self.local_vms = {**self.local_vms, msg.vm_id: {**vm, **changes}}
+                self.merge_rows()
         self.poke_store()  # the runner has recorded (or is recording) an event: fetch it
 
     def on_runner_gone(self, msg: RunnerGone) -> None:

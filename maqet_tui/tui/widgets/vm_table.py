@@ -44,15 +44,19 @@ NAME_MIN, NAME_MAX = 8, 40
 TREND = ("trend", "CPU TREND")
 TREND_WIDTH = 10
 TREND_MIN_TABLE = 100
+# Which host a VM is on, only once a host is registered: a one-host table stays as it was.
+HOST = ("host", "HOST")
+HOST_WIDTH = 10
 
 
 def wide(table_width: int) -> bool:
     return table_width >= TREND_MIN_TABLE
 
 
-def name_width(table_width: int) -> int:
-    """How wide NAME may be in a table `table_width` cells wide."""
+def name_width(table_width: int, hosts: bool = False) -> int:
+    """How wide NAME may be in a table `table_width` cells wide (`hosts`: with a HOST column)."""
     other = OTHER_COLUMNS + (TREND_WIDTH + 2 if wide(table_width) else 0)
+    other += HOST_WIDTH + 2 if hosts else 0
     return max(NAME_MIN, min(NAME_MAX, table_width - other - SCROLLBAR))
 
 
@@ -109,10 +113,22 @@ class VMTable(DataTable[Text]):
         self._last: tuple[list[VM], Stats, set[str]] | None = None
         self._wide = False
         self._trends: dict[str, str] = {}
+        self.hosts = False  # set by the screen: show the HOST column
+        self._hosts_shown = False
 
     @property
     def columns_shown(self) -> tuple[tuple[str, str], ...]:
-        return (*COLUMNS, TREND) if self._wide else COLUMNS
+        cols = (*COLUMNS[:2], HOST, *COLUMNS[2:]) if self._hosts_shown else COLUMNS
+        return (*cols, TREND) if self._wide else cols
+
+    def _cells_of(
+        self, vm: VM, stats: Stats, marks: set[str], now: float, width: int
+    ) -> list[Text]:
+        cells = row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm))
+        if self._hosts_shown:
+            host = str(vm.get("host") or "local")
+            cells.insert(2, Text(fit_name(host, HOST_WIDTH), style="" if vm.get("host") else "dim"))
+        return cells
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -144,23 +160,24 @@ class VMTable(DataTable[Text]):
         self._last = (vms, stats, set(marks))
         now = time.time()
         ids = [str(vm["id"]) for vm in vms]
-        width = name_width(self.size.width) if self.size.width else NAME_MAX
+        width = name_width(self.size.width, self.hosts) if self.size.width else NAME_MAX
         is_wide = wide(self.size.width)
-        if ids != self._ids or width != self._name_width or is_wide != self._wide:
+        new_columns = is_wide != self._wide or self.hosts != self._hosts_shown
+        if ids != self._ids or width != self._name_width or new_columns:
             self._name_width = width
             keep = self.selected_id
             index = self.cursor_row
             with self.prevent(DataTable.RowHighlighted):
-                self.clear(columns=is_wide != self._wide)
-                if is_wide != self._wide:
-                    self._wide = is_wide
+                self.clear(columns=new_columns)
+                if new_columns:
+                    self._wide, self._hosts_shown = is_wide, self.hosts
                     for key, label in self.columns_shown:
                         self.add_column(label, key=key)
                 for column in self.columns.values():  # measured afresh: a gone VM's long
                     column.content_width = column.label.cell_len  # name no longer counts
                 self._cells = {}
                 for vm in vms:
-                    cells = row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm))
+                    cells = self._cells_of(vm, stats, marks, now, width)
                     self._cells[vm["id"]] = cells
                     self.add_row(*cells, key=vm["id"])
                 self._ids = ids
@@ -170,7 +187,7 @@ class VMTable(DataTable[Text]):
                     self.move_cursor(row=max(0, min(index, len(ids) - 1)), animate=False)
         else:
             for vm in vms:
-                cells = row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm))
+                cells = self._cells_of(vm, stats, marks, now, width)
                 old = self._cells.get(vm["id"], [])
                 for (key, _label), new, before in zip(self.columns_shown, cells, old, strict=False):
                     if (new.plain, new.style) != (before.plain, before.style):
@@ -183,7 +200,8 @@ class VMTable(DataTable[Text]):
 
     def on_resize(self, _event: events.Resize) -> None:
         if self._last is not None and (
-            name_width(self.size.width) != self._name_width or wide(self.size.width) != self._wide
+            name_width(self.size.width, self.hosts) != self._name_width
+            or wide(self.size.width) != self._wide
         ):
             self.show(*self._last)
         self.call_after_refresh(self.keep_cursor_visible)

@@ -1,0 +1,130 @@
+"""The TUI over two hosts: this machine and `lab` (the test sshd, its own home and runtime
+directory), driven with Textual's pilot against real runners and real QEMU under TCG."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from textual.widgets import RichLog, Static
+
+from maqet_tui.store import models as store
+from maqet_tui.tui.app import MaqetApp
+from maqet_tui.tui.screens.confirm import ConfirmScreen
+from maqet_tui.tui.widgets.vm_table import VMTable
+from tests.fleet.conftest import Lab
+from tests.helpers import Env, run_cli, ssh_processes
+from tests.tui.conftest import (
+    current_screen,
+    log_text,
+    main_screen,
+    notes,
+    select,
+    static_text,
+    status_cell,
+    table_names,
+    wait_until,
+)
+
+BOOT = 60.0  # remote starts go through ssh and a runner under a loaded host: a hang deadline
+
+
+def host_cell(app: MaqetApp, name: str) -> str:
+    table = main_screen(app).query_one(VMTable)
+    vm_id = next(i for i, vm in app.vms.items() if vm["name"] == name)
+    return table.get_cell(vm_id, "host").plain
+
+
+def down_text(app: MaqetApp) -> str:
+    note = main_screen(app).query_one("#hostsdown", Static)
+    return static_text(note) if note.has_class("-shown") else ""
+
+
+def remote_vm(lab: Lab, name: str) -> dict[str, Any]:
+    try:
+        return lab.remote_manager().get(name)
+    finally:
+        store.close_db()
+
+
+def add_remote(lab: Lab, name: str) -> None:
+    run_cli(lab.env, "--host", "lab", "add", name, "--memory", "64", "--accel", "tcg", check=True)
+
+
+def add_local(env: Env, name: str) -> None:
+    run_cli(env, "add", name, "--memory", "64", "--accel", "tcg", check=True)
+
+
+async def test_two_hosts_in_one_table_with_remote_actions_and_qmp(lab: Lab) -> None:
+    add_local(lab.env, "here")
+    add_remote(lab, "there")
+    app = MaqetApp(str(lab.env.home), frozen_host=True, live_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: table_names(app) == ["here", "there"], "both hosts", BOOT)
+        assert (host_cell(app, "here"), host_cell(app, "there")) == ("local", "lab")
+        assert "lab:" in next(i for i, vm in app.vms.items() if vm["name"] == "there")
+
+        await select(pilot, app, "there")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: status_cell(app, "there") == "running", "pushed", BOOT)
+        qemu_pid = remote_vm(lab, "there")["qemu_pid"]
+        assert qemu_pid and remote_vm(lab, "there")["status"] == "running"
+        assert status_cell(app, "here") == "stopped"  # the local VM of the same table: untouched
+
+        await pilot.press("p")
+        await wait_until(pilot, lambda: status_cell(app, "there") == "paused", "paused pushed")
+        assert remote_vm(lab, "there")["status"] == "paused"
+
+        await pilot.press("2", *"query-status", "enter")  # the QMP pane asks the remote QEMU
+        qmp_log = main_screen(app).query_one("#qmp-log", RichLog)
+        await wait_until(pilot, lambda: '"status": "paused"' in log_text(qmp_log), "QMP answer")
+        await pilot.press("escape")
+
+        await pilot.press("r")
+        await wait_until(pilot, lambda: status_cell(app, "there") == "running", "resumed")
+        await pilot.press("F")
+        await wait_until(pilot, lambda: isinstance(current_screen(app), ConfirmScreen), "ask")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: status_cell(app, "there") == "stopped", "stopped", BOOT)
+        assert remote_vm(lab, "there")["status"] == "stopped"
+
+        await pilot.press("slash", *"lab")  # the filter matches the host's name too
+        await wait_until(pilot, lambda: table_names(app) == ["there"], "filtered by host")
+    assert not any("failed" in n for n in notes(app)), notes(app)
+
+
+async def test_a_killed_connection_loses_the_view_not_the_vm(lab: Lab) -> None:
+    add_remote(lab, "there")
+    assert run_cli(lab.env, "--host", "lab", "start", "there").returncode == 0
+    qemu_pid = remote_vm(lab, "there")["qemu_pid"]
+    app = MaqetApp(str(lab.env.home), frozen_host=True, live_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "there") == "running", "listed", BOOT)
+        masters = [p for p, c in ssh_processes({str(lab.env.runtime)}).items() if "[mux]" in c]
+        assert len(masters) == 1
+        os.kill(masters[0], signal.SIGKILL)
+        await wait_until(pilot, lambda: down_text(app).startswith("lab — unreachable"), "lost")
+        assert status_cell(app, "there") == "unknown"  # not "stopped": nothing is known
+        assert remote_vm(lab, "there")["qemu_pid"] == qemu_pid  # the VM never noticed
+        assert remote_vm(lab, "there")["status"] == "running"
+        await wait_until(pilot, lambda: status_cell(app, "there") == "running", "back", BOOT)
+        assert down_text(app) == ""
+        assert remote_vm(lab, "there")["qemu_pid"] == qemu_pid
+
+
+async def test_an_unreachable_host_shows_as_down_and_the_local_vms_still_work(env: Env) -> None:
+    run_cli(env, "host", "add", "lab2", "u@127.0.0.1", "--ssh-option", "Port=1", check=True)
+    add_local(env, "here")
+    app = MaqetApp(str(env.home), frozen_host=True, live_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: "lab2 — unreachable" in down_text(app), "down")
+        assert "Connection refused" in down_text(app) and "retrying in" in down_text(app)
+        assert host_cell(app, "here") == "local"
+        await pilot.press("s")
+        await wait_until(pilot, lambda: status_cell(app, "here") == "running", "local", BOOT)
+        await pilot.press("F")
+        await wait_until(pilot, lambda: isinstance(current_screen(app), ConfirmScreen), "ask")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: status_cell(app, "here") == "stopped", "stop", BOOT)
+        assert "lab2 — unreachable" in down_text(app)  # still retried, still said
