@@ -86,5 +86,8 @@ class RemoteVMs:
         data = self._json("snapshot", ident, action, tag, "--json")
         return data if isinstance(data, dict) else {"snapshots": data or []}
 
+    def events(self, ident: str, after: int = 0, limit: int = 200) -> list[dict[str, Any]]:
+        return list(self._call("events", {"name": ident, "after": after, "limit": limit}, 60))
+
     def log(self, ident: str, serial: bool = False) -> str:
         return self.run("logs", ident, "--serial" if serial else "--runner", timeout=60)

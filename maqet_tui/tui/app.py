@@ -48,6 +48,7 @@ from maqet_tui.tui.screens.vm_actions import VMActionsMixin
 from maqet_tui.tui.services.fleet_watch import FleetWatch
 from maqet_tui.tui.services.history import StatsHistory
 from maqet_tui.tui.services.log_tail import LogTailer
+from maqet_tui.tui.services.remote_detail import RemoteDetail
 from maqet_tui.tui.services.stats import StatsSampler
 from maqet_tui.tui.services.store_watch import StoreWatcher
 from maqet_tui.tui.services.subscriptions import Subscriptions
@@ -118,6 +119,7 @@ class MaqetApp(FleetMixin, App[None]):
         self.tailer: LogTailer | None = None
         self._main: MainScreen | None = None
         self.init_fleet()
+        self.remote_detail = RemoteDetail(self.post_message, self.run_worker, self.remote)
         self.keys = KeyGate(self, super().on_event)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -199,7 +201,12 @@ class MaqetApp(FleetMixin, App[None]):
             self.watcher.poke()
 
     def follow(self, vm_id: str | None) -> None:
-        """The selection changed: stream that VM's events and runner log."""
+        """The selection changed: stream that VM's events and runner log (a remote VM's come
+        through its host's agent: RemoteDetail)."""
+        vm = self.vms.get(vm_id) if vm_id else None
+        self.remote_detail.select(vm)
+        if vm is not None and vm.get("host"):
+            vm_id = None  # nothing local to follow
         if self.watcher is not None:
             self.watcher.select(vm_id)
         if self.tailer is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from maqet_tui.common.errors import MaqetError
 from maqet_tui.tui import hostrows
 from maqet_tui.tui.messages import HostDown, HostRows, HostsKnown
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from maqet_tui.core.manager import Manager
     from maqet_tui.fleet.remote_vms import RemoteVMs
     from maqet_tui.tui.services.fleet_watch import FleetWatch
+    from maqet_tui.tui.services.remote_detail import RemoteDetail
 
     _Base = App[None]
 else:
@@ -34,6 +36,7 @@ class FleetMixin(_Base):
     remote_vms: dict[str, dict[str, VM]]
     hosts_down: dict[str, tuple[str, float]]
     """host -> (why, time.monotonic() of the next try)."""
+    remote_detail: RemoteDetail
 
     if TYPE_CHECKING:
 
@@ -58,9 +61,12 @@ class FleetMixin(_Base):
 
     def backend(self, vm: VM) -> Manager | RemoteVMs:
         """What acts on `vm`: this machine's Manager, or its host's agent session."""
+        return self.require_manager() if hostrows.host_of(vm) is None else self.remote(vm)
+
+    def remote(self, vm: VM) -> RemoteVMs:
         host = hostrows.host_of(vm)
-        if host is None or self.fleet is None:
-            return self.require_manager()
+        if host is None or self.fleet is None or host not in self.fleet.watches:
+            raise MaqetError(f"{vm.get('name')} is not a VM of a registered host")
         return self.fleet.backend(host)
 
     def down_lines(self) -> list[str]:
@@ -86,6 +92,7 @@ class FleetMixin(_Base):
             vm["id"]: vm for vm in (hostrows.remote_row(msg.host, r) for r in msg.rows)
         }
         self.merge_rows()
+        self.remote_detail.pushed(msg.host)
 
     def on_host_down(self, msg: HostDown) -> None:
         self.hosts_down[msg.host] = (msg.why, time.monotonic() + msg.retry_in)

@@ -12,15 +12,20 @@ from textual.widgets import RichLog, Static
 from maqet_tui.store import models as store
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.confirm import ConfirmScreen
+from maqet_tui.tui.widgets.event_log import EventLog
+from maqet_tui.tui.widgets.log_view import LogView
 from maqet_tui.tui.widgets.vm_table import VMTable
 from tests.fleet.conftest import Lab
-from tests.helpers import Env, run_cli, ssh_processes
+from tests.fleet.test_remote import echo_kernel
+from tests.helpers import Env, run_cli, runtime_of, ssh_processes, wait_for
 from tests.tui.conftest import (
+    console_log,
     current_screen,
     log_text,
     main_screen,
     notes,
     select,
+    snapshot_pane,
     static_text,
     status_cell,
     table_names,
@@ -128,3 +133,48 @@ async def test_an_unreachable_host_shows_as_down_and_the_local_vms_still_work(en
         await pilot.press("y")
         await wait_until(pilot, lambda: status_cell(app, "here") == "stopped", "stop", BOOT)
         assert "lab2 — unreachable" in down_text(app)  # still retried, still said
+
+
+def remote_consoles(lab: Lab) -> list[int]:
+    """`console` processes serving `lab`'s home (what the Console pane runs there over ssh)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if b"\0console\0" in cmd and str(lab.remote.home) in runtime_of(int(entry)):
+                found.append(int(entry))
+    return found
+
+
+async def test_the_panes_of_a_remote_vm(lab: Lab) -> None:
+    kernel = echo_kernel(lab.remote.home / "echo.bin")
+    run_cli(lab.env, "--host", "lab", "add", "echo", "--memory", "64", "--accel", "tcg",
+            "--kernel", str(kernel), check=True)  # fmt: skip
+    assert run_cli(lab.env, "--host", "lab", "start", "echo").returncode == 0
+    app = MaqetApp(str(lab.env.home), frozen_host=True, live_stats=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: status_cell(app, "echo") == "running", "listed", BOOT)
+        screen = main_screen(app)
+        await pilot.press("3")  # Events: read on the host through its agent
+        events = screen.query_one(EventLog)
+        await wait_until(pilot, lambda: "status → running" in log_text(events), "events")
+        await pilot.press("4")  # the runner log, from the host
+        log = screen.query_one(LogView)
+        await wait_until(pilot, lambda: "qemu" in log_text(log).lower(), "the runner log")
+        await pilot.press("6")  # Snapshots: the host's own answer (this VM has no qcow2 disk)
+        await wait_until(
+            pilot, lambda: "no qcow2 disk" in (snapshot_pane(app).error or ""), "snapshots"
+        )
+        await pilot.press("5")  # the Console: its own ssh channel; the prompt has the keys
+        await wait_until(pilot, lambda: console_log(app).connected, "the console", BOOT)
+        await pilot.press(*"ping-7f3a", "enter")
+        await wait_until(
+            pilot, lambda: "ping-7f3a" in console_log(app).plain_text, "the guest's echo", BOOT
+        )
+        assert len(remote_consoles(lab)) == 1
+    wait_for(lambda: not remote_consoles(lab), 15, "the remote console to end with its channel")
+    assert remote_vm(lab, "echo")["status"] == "running"  # only the view went away

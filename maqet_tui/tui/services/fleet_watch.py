@@ -17,8 +17,10 @@ from textual.message import Message
 
 from maqet_tui.common.paths import Paths
 from maqet_tui.fleet import registry
+from maqet_tui.fleet.hostspec import remote_command
 from maqet_tui.fleet.link import HostWatch
 from maqet_tui.fleet.remote_vms import RemoteVMs
+from maqet_tui.fleet.ssh import base_argv
 from maqet_tui.tui.messages import HostDown, HostRows, HostsKnown
 
 
@@ -66,6 +68,12 @@ class FleetWatch:
     def backend(self, host: str) -> RemoteVMs:
         watch = self.watches[host]
         return RemoteVMs(host, watch.call)
+
+    def console_argv(self, host: str, ident: str) -> list[str]:
+        """ssh running `console IDENT` on `host`, on the host's shared connection (no tty: the
+        bytes go to the TUI's console pane, not to a terminal)."""
+        spec = self.watches[host].spec
+        return [*base_argv(spec, self.paths), remote_command(spec, "console", ident)]
 
     def stop(self) -> None:
         """End every session at once (each may take a moment to close its ssh)."""
