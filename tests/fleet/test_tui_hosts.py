@@ -159,6 +159,10 @@ async def test_the_panes_of_a_remote_vm(lab: Lab) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: status_cell(app, "echo") == "running", "listed", BOOT)
         screen = main_screen(app)
+        body = screen.query_one("#overview-body", Static)
+        far_pids = f"qemu {remote_vm(lab, 'echo')['qemu_pid']} · runner"
+        await wait_until(pilot, lambda: far_pids in static_text(body), "the host's pids")
+        assert "(on lab)" in static_text(body)
         await pilot.press("3")  # Events: read on the host through its agent
         events = screen.query_one(EventLog)
         await wait_until(pilot, lambda: "status → running" in log_text(events), "events")

@@ -187,8 +187,8 @@ def test_main_screen_with_hosts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The HOST column at 80x24. The rows of host `lab2` are handed to the app as its agent
-    would push them (the real ssh path is tests/fleet/test_tui_hosts.py): a frame that does not
-    depend on an sshd's timing."""
+    would push them, once the local rows are in (the real ssh path is
+    tests/fleet/test_tui_hosts.py): a frame that does not depend on an sshd's timing."""
     stable_vms(manager, tiny_vm, ["db", "web-1"])
     template = manager.get("db")
     pushed = [
@@ -203,8 +203,7 @@ def test_main_screen_with_hosts(
             self.watches: dict[str, object] = {}
 
         def start(self) -> None:
-            self.post(HostsKnown(["lab2"]))
-            self.post(HostRows("lab2", pushed))
+            pass
 
         def stop(self) -> None:
             pass
@@ -215,6 +214,8 @@ def test_main_screen_with_hosts(
         await settled(pilot)
         app = pilot.app
         assert isinstance(app, MaqetApp)
+        app.post_message(HostsKnown(["lab2"]))
+        app.post_message(HostRows("lab2", pushed))
         await wait_until(pilot, lambda: len(main_screen(app).table.ids) == 4, "both hosts' rows")
 
     assert snap_compare(make_app(), run_before=run_before)

@@ -58,16 +58,17 @@ class RemoteDetail:
         self._run_worker(read, group="remote-detail", exclusive=True, exit_on_error=False)
 
     def _read(self, vm: VM) -> None:
-        remote, name, shown = self._backend(vm), ident(vm), str(vm["id"])
+        name, shown = ident(vm), str(vm["id"])
         try:
-            events = remote.events(name, 0, EVENT_HISTORY)
+            events = self._backend(vm).events(name, 0, EVENT_HISTORY)
         except Exception as exc:
-            note = {"id": 0, "ts": 0, "kind": "status", "name": "?", "data": {}}
-            note["data"] = {"last_error": f"events not readable: {error_text(exc)}"}
-            events = [note]
+            why = f"events not readable: {error_text(exc)}"
+            events = [
+                {"id": 0, "ts": 0, "kind": "status", "name": "?", "data": {"last_error": why}}
+            ]
         self._post(EventsLoaded(shown, events, reset=True))
         try:
-            text = remote.log(name)[-TAIL_BYTES:]
+            text = self._backend(vm).log(name)[-TAIL_BYTES:]
         except Exception as exc:
             text = f"the runner log is not readable: {error_text(exc)}\n"
         self._post(LogChunk(shown, text, reset=True))
