@@ -70,12 +70,18 @@ async def test_two_hosts_in_one_table_with_remote_actions_and_qmp(lab: Lab) -> N
         assert (host_cell(app, "here"), host_cell(app, "there")) == ("local", "lab")
         assert "lab:" in next(i for i, vm in app.vms.items() if vm["name"] == "there")
 
-        await select(pilot, app, "there")
-        await pilot.press("s")
+        await pilot.press("space", "space", "s")  # marks across hosts: one start reaches both
         await wait_until(pilot, lambda: status_cell(app, "there") == "running", "pushed", BOOT)
+        await wait_until(pilot, lambda: status_cell(app, "here") == "running", "local", BOOT)
         qemu_pid = remote_vm(lab, "there")["qemu_pid"]
         assert qemu_pid and remote_vm(lab, "there")["status"] == "running"
-        assert status_cell(app, "here") == "stopped"  # the local VM of the same table: untouched
+        await wait_until(pilot, lambda: "started 2 of 2" in notes(app), "one summary")
+
+        await select(pilot, app, "here")
+        await pilot.press("p")  # a local action in the same table: the remote VM is untouched
+        await wait_until(pilot, lambda: status_cell(app, "here") == "paused", "local pause")
+        assert remote_vm(lab, "there")["status"] == "running"
+        await select(pilot, app, "there")
 
         await pilot.press("p")
         await wait_until(pilot, lambda: status_cell(app, "there") == "paused", "paused pushed")
@@ -94,6 +100,11 @@ async def test_two_hosts_in_one_table_with_remote_actions_and_qmp(lab: Lab) -> N
         await wait_until(pilot, lambda: status_cell(app, "there") == "stopped", "stopped", BOOT)
         assert remote_vm(lab, "there")["status"] == "stopped"
 
+        await select(pilot, app, "here")
+        await pilot.press("F")
+        await wait_until(pilot, lambda: isinstance(current_screen(app), ConfirmScreen), "ask")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: status_cell(app, "here") == "stopped", "local stop", BOOT)
         await pilot.press("slash", *"lab")  # the filter matches the host's name too
         await wait_until(pilot, lambda: table_names(app) == ["there"], "filtered by host")
     assert not any("failed" in n for n in notes(app)), notes(app)
