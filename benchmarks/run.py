@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import console, fleet, ipc, ls, memory, start, stop, suite, tui, tui_fleet
+from . import console, fleet, images, ipc, ls, memory, ssh_boot, start, stop, suite, tui, tui_fleet
 from .common import BenchEnv, Figure, skipped
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
@@ -35,6 +35,8 @@ GROUPS: list[tuple[str, Group, bool]] = [
     ("tui", tui.run, True),
     ("tui fleet (ssh)", tui_fleet.run, True),
     ("console (demo guest)", console.run, False),
+    ("sshboot (Debian image)", ssh_boot.run, False),
+    ("images", images.run, True),
 ]
 
 

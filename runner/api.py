@@ -85,6 +85,13 @@ class RunnerAPI:
                 return {"written": await self.r.console.write(data)}
             except ConnectionError as exc:
                 raise RequestError(proto.NOT_RUNNING, f"serial port closed: {exc}") from None
+        if method == "guest":
+            return self._guest_state()
+        if method == "guest-exec":
+            self._require_live()
+            from .guest_exec import guest_exec  # only VMs with an agent use it: see service.py
+
+            return await guest_exec(self.r.guest, self.r.name, params)
         raise RequestError(proto.UNKNOWN_METHOD, f"unknown method {method!r}")
 
     def _subscribe(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
@@ -101,10 +108,17 @@ class RunnerAPI:
             tail = self.r.console.tail()[-REPLAY_CHARS:]
             if tail:
                 soon(conn.send, {"event": "console", "data": {"text": tail, "replay": True}})
+        if "guest" in topics:
+            soon(conn.send, {"event": "guest", "data": self._guest_state()})
         if "stats" in topics and self.r.stats is not None:
             history = self.r.stats.history()
             soon(conn.send, {"event": "stats", "data": {"samples": history, "replay": True}})
         return {"topics": sorted(conn.topics)}
+
+    def _guest_state(self) -> dict[str, Any]:
+        if self.r.guest is None:  # no agent channel: the guest modules are not even loaded
+            return {"agent": False, "ips": [], "hostname": None, "os": None}
+        return dict(self.r.guest.state)
 
     def _require_live(self) -> None:
         if self.r.status not in QEMU_UP:

@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 
-from maqet_tui.protocol.launch import fill_fds
+from maqet_tui.protocol.launch import fill_fds, wants_agent
 
 TYPE_CHECKING = False  # typing and dataclasses cost ~10 ms here, on QEMU's critical path
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class QemuStartError(Exception):
 
 
 class QemuProcess:
-    __slots__ = ("argv", "popen", "qmp", "serial")
+    __slots__ = ("argv", "popen", "qga", "qmp", "serial")
 
     def __init__(
         self,
@@ -39,10 +39,12 @@ class QemuProcess:
         qmp: socket.socket,
         serial: socket.socket,
         argv: list[str],
+        qga: socket.socket | None = None,
     ) -> None:
         self.popen = popen
         self.qmp = qmp  # our end of the monitor socketpair
         self.serial = serial  # our end of the serial socketpair
+        self.qga = qga  # our end of the guest agent channel's socketpair (agent: true only)
         self.argv = argv
 
     @property
@@ -79,12 +81,19 @@ def spawn_qemu(spec: LaunchSpec) -> QemuProcess:
     # fd placeholders are ours to fill, which keeps this path free of heavy imports.
     qmp_ours, qmp_theirs = socket.socketpair()
     ser_ours, ser_theirs = socket.socketpair()
-    argv = fill_fds(spec["argv"], qmp_theirs.fileno(), ser_theirs.fileno())
+    qga_ours, qga_theirs = socket.socketpair() if wants_agent(spec["argv"]) else (None, None)
+    theirs = [s for s in (qmp_theirs, ser_theirs, qga_theirs) if s is not None]
+    argv = fill_fds(
+        spec["argv"],
+        qmp_theirs.fileno(),
+        ser_theirs.fileno(),
+        qga_theirs.fileno() if qga_theirs is not None else None,
+    )
     binary = argv[0]
     try:
         popen = subprocess.Popen(
             argv,
-            pass_fds=(qmp_theirs.fileno(), ser_theirs.fileno()),
+            pass_fds=tuple(s.fileno() for s in theirs),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -98,6 +107,6 @@ def spawn_qemu(spec: LaunchSpec) -> QemuProcess:
     except OSError as exc:
         raise QemuStartError(f"cannot execute {binary!r}: {exc.strerror or exc}") from None
     finally:
-        qmp_theirs.close()
-        ser_theirs.close()
-    return QemuProcess(popen=popen, qmp=qmp_ours, serial=ser_ours, argv=argv)
+        for sock in theirs:
+            sock.close()
+    return QemuProcess(popen=popen, qmp=qmp_ours, serial=ser_ours, argv=argv, qga=qga_ours)

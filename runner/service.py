@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import time
 from collections import deque
 from pathlib import Path
@@ -34,6 +35,8 @@ from .verdict import describe_exit, final_state, start_failure
 
 if TYPE_CHECKING:
     from maqet_tui.protocol.launch import LaunchSpec, Readiness, ReadyReport, RunnerStatus
+
+    from .guest_watch import GuestWatch
 
 log = logging.getLogger("runner")
 
@@ -63,6 +66,7 @@ class Runner:
         self.qmp = QmpLink(f"maqet-{self.name}")
         self.console: Console | None = None
         self.stats: StatsSampler | None = None
+        self.guest: GuestWatch | None = None  # the agent's view (VMs defined with agent: true)
         self.exited = asyncio.Event()
         self.final = asyncio.Event()
         self.force_now = asyncio.Event()
@@ -109,6 +113,8 @@ class Runner:
             await self.ipc.start()
         except (OSError, RuntimeError) as exc:
             return await self._abort_start(f"cannot serve {self.socket_path}: {exc}")
+        if self.qemu.qga is not None:
+            self._watch_guest(self.qemu.qga)
         self._spawn(self._follow_events())
         self.stats = sampler_for(self.qemu.pid, self.qmp, self.ipc.publish)
         self._spawn(self.stats.run(interval()))
@@ -125,6 +131,14 @@ class Runner:
         self._spawn(self._claim())
         await self.exited.wait()
         return await self._finish()
+
+    def _watch_guest(self, sock: socket.socket) -> None:
+        # Imported here: a VM without an agent channel (most) never loads the agent's code.
+        from .guest_agent_link import GuestAgentLink
+        from .guest_watch import GuestWatch, poll_interval
+
+        self.guest = GuestWatch(GuestAgentLink(sock), self.ipc.publish, poll_interval())
+        self._spawn(self.guest.run())
 
     async def _claim(self) -> None:
         if not await self.store.write(self._claim_running):
@@ -237,6 +251,8 @@ class Runner:
         async for ev in self.qmp.events():
             name = str(ev.get("event", "?"))
             self.ipc.publish("qmp-event", ev)
+            if self.guest is not None:
+                self.guest.on_qmp_event(ev)
             self.store.record(store_io.add_event, self.vm_id, "qmp", name, ev)
             if name == "STOP" and self.status == "running":
                 self.set_status("paused")

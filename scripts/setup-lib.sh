@@ -10,6 +10,14 @@ missing_packages() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v dpkg-deb >/dev/null || missing+=(dpkg)
   command -v tmux >/dev/null || missing+=(tmux)  # the tests drive the TUI in a real terminal
+  # Disk images (`image build`) and guests reached over SSH. mke2fs and mkfs.vfat live in sbin,
+  # which a plain user's PATH may lack.
+  command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+  command -v mke2fs >/dev/null || [ -x /sbin/mke2fs ] || [ -x /usr/sbin/mke2fs ] ||
+    missing+=(e2fsprogs)
+  command -v mkfs.vfat >/dev/null || [ -x /sbin/mkfs.vfat ] || [ -x /usr/sbin/mkfs.vfat ] ||
+    missing+=(dosfstools)
+  command -v mcopy >/dev/null || missing+=(mtools)
   command -v ssh >/dev/null || missing+=(openssh-client)  # --host: the fleet goes over ssh
   # the fleet tests start their own sshd on 127.0.0.1 (sbin is not on every user's PATH)
   command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)

@@ -12,6 +12,7 @@ import pytest
 
 from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.guest_image import default_cache_dir
+from maqet_tui.core.images import Image
 from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
 from tests.helpers import (
@@ -22,11 +23,15 @@ from tests.helpers import (
     ssh_processes,
     vm_processes,
 )
+from tests.images import SHARED_IMAGES
+from tests.images import debian_image as _debian_image
 
 TINY: dict[str, Any] = {"memory": 64, "accel": "tcg"}
 # The demo guest is built once per user into the cache ./scripts/run and ./scripts/test share;
 # pinned here so that the per-test homes and environments all find it.
 os.environ.setdefault("MAQET_TUI_GUEST_CACHE", str(default_cache_dir()))
+# Likewise the disk images (tests/images.py): every test's home sees the one built image.
+os.environ.setdefault("MAQET_TUI_IMAGES", str(SHARED_IMAGES))
 
 
 @pytest.fixture
@@ -64,6 +69,13 @@ def tiny_vm(manager: Manager) -> Callable[..., dict[str, Any]]:
         return manager.add(name, {**TINY, **overrides})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def debian_image() -> Image:
+    """The built Debian 12 image (tests/images.py): built at most once per session, usually a
+    cache hit. Boot overlays of its disk, never the disk itself."""
+    return _debian_image()
 
 
 _RUNTIMES: set[str] = set()

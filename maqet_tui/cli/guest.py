@@ -65,7 +65,21 @@ def cmd_console(args: argparse.Namespace) -> int:
     return attach(vm["socket_path"], vm["name"])
 
 
+def cmd_exec(args: argparse.Namespace) -> int:
+    """The command's output as the guest wrote it, to our stdout and stderr; its exit status."""
+    result = manager(args).exec(args.name, list(args.command), timeout=args.timeout)
+    sys.stdout.buffer.write(result.out)
+    sys.stdout.buffer.flush()
+    sys.stderr.buffer.write(result.err)
+    sys.stderr.buffer.flush()
+    for stream, cut in (("stdout", result.out_truncated), ("stderr", result.err_truncated)):
+        if cut:
+            print(f"warning: the command's {stream} was cut short", file=sys.stderr)
+    return result.status
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "exec": cmd_exec,
     "qmp": cmd_qmp,
     "logs": cmd_logs,
     "console": cmd_console,

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from maqet_tui import __version__
-from maqet_tui.cli import definitions, guest, hosts, lifecycle, vms
+from maqet_tui.cli import definitions, guest, hosts, images, lifecycle, network, vms
 from maqet_tui.cli.parser import build_parser
 from maqet_tui.common.errors import MaqetError
 
@@ -22,6 +22,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **guest.COMMANDS,
     **definitions.COMMANDS,
     **hosts.COMMANDS,
+    **network.COMMANDS,
+    **images.COMMANDS,
 }
 """Every subcommand, by name: each group of subcommands registers its own."""
 
@@ -38,6 +40,26 @@ def _glue_qemu_args(argv: list[str]) -> list[str]:
         else:
             out.append(a)
     return out
+
+
+TAIL_COMMANDS = frozenset({"exec", "ssh"})
+"""Subcommands whose `-- CMD...` is a command for the guest: everything after the first `--` is
+kept from argparse, which cannot mix options after a positional with a `--` tail (and would take
+the guest command's options for ours)."""
+
+
+def _split_tail(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """(our arguments, the guest command after `--`) for TAIL_COMMANDS; no tail for others."""
+    words = iter(argv)
+    for a in words:
+        if a == "--home":
+            next(words, None)
+        elif not a.startswith("-"):
+            if a in TAIL_COMMANDS and "--" in argv:
+                cut = argv.index("--")
+                return argv[:cut], argv[cut + 1 :]
+            break
+    return argv, None
 
 
 def _split_host(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
@@ -63,9 +85,9 @@ def _split_host(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
     return host, home, argv[i:]
 
 
-NOT_OVER_AGENT = ("console", "agent")
+NOT_OVER_AGENT = ("console", "agent", "ssh")
 """Subcommands that need the terminal (stdin), which in the agent is the protocol's channel:
-`--host H console VM` has its own ssh channel instead."""
+`--host H console VM` has its own ssh channel instead (`ssh` execs ssh in this terminal)."""
 
 
 def _run_for_agent(argv: list[str]) -> int:
@@ -99,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _guarded(lambda: run_on_host(host, rest, home))
     if host == "local":  # this machine, by the name --all-hosts gives it
         argv = ([f"--home={home}"] if home is not None else []) + rest
-    args = build_parser().parse_args(_glue_qemu_args(argv))
+    words, tail = _split_tail(argv)
+    args = build_parser().parse_args(_glue_qemu_args(words))
+    if tail is not None:
+        args.command = [*args.command, *tail]
     if not args.cmd:
         build_parser().print_usage(sys.stderr)
         return 2

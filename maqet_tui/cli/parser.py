@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from maqet_tui.cli import hosts
+from maqet_tui.cli import definitions, hosts, images, network
 from maqet_tui.cli.common import NAME, NEW_NAME
-from maqet_tui.cli.definitions import add_parsers
 from maqet_tui.protocol import wire as proto
 
 
@@ -19,6 +18,18 @@ def _seconds(text: str) -> float:
     if not 0 <= value <= proto.STOP_TIMEOUT_MAX:  # NaN fails this too
         raise argparse.ArgumentTypeError(
             f"{text} is out of range (0..{proto.STOP_TIMEOUT_MAX:g} s)"
+        )
+    return value
+
+
+def _exec_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= proto.EXEC_TIMEOUT_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range (more than 0, at most {proto.EXEC_TIMEOUT_MAX:g} s)"
         )
     return value
 
@@ -95,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="extra QEMU argument, e.g. --qemu-arg -device --qemu-arg virtio-rng-pci",
     )
+    network.add_options(a)
     for name, help in (("ls", "list VMs"), ("show", "show one VM")):
         c = cmd(name, help)
         if name == "show":
@@ -134,6 +146,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "arguments", nargs="?", metavar="ARGUMENTS_JSON", help="arguments as a JSON object"
     )
+    x = cmd("exec", "run a command in the guest through its guest agent; exits with its status")
+    x.add_argument("name", help=NAME)
+    x.add_argument(
+        "--timeout",
+        type=_exec_seconds,
+        default=proto.EXEC_TIMEOUT_DEFAULT,
+        metavar="SECONDS",
+        help=f"how long the command may run (default {proto.EXEC_TIMEOUT_DEFAULT:g})",
+    )
+    x.add_argument(
+        "command",
+        nargs="*",
+        metavar="-- COMMAND",
+        help="the program (looked up on the guest's PATH) and its arguments, after --",
+    )
     lg = cmd("logs", "print a VM's runner log or serial log")
     lg.add_argument("name", help=NAME)
     which = lg.add_mutually_exclusive_group()
@@ -151,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--delete-disks", action="store_true", help="also delete the disks maqet-tui created for it"
     )
-    add_parsers(cmd)
+    definitions.add_parsers(cmd)
     hosts.add_parsers(cmd)
+    images.add_parsers(cmd)
+    network.add_parsers(cmd)
     return p

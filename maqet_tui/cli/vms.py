@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from maqet_tui.cli.common import manager
 from maqet_tui.common.errors import MaqetError
@@ -27,11 +28,18 @@ def cmd_add(args: argparse.Namespace) -> int:
         "qemu_args",
     )
     config = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    from maqet_tui.cli.network import add_vm
     from maqet_tui.core.definitions import add_from_files, add_with_disks
     from maqet_tui.core.peer_yaml import NewDisk
 
+    networked = args.image or args.net or args.forwards
+    if networked and (args.from_files or args.new_disk):
+        which = "--from" if args.from_files else "--new-disk"
+        raise MaqetError(f"{which} cannot be combined with --image, --net or --forward")
     m = manager(args)
-    if args.from_files:
+    if not args.from_files and (made := add_vm(args, config)) is not None:
+        vm = made
+    elif args.from_files:
         if config or args.new_disk:
             raise MaqetError("--from cannot be combined with other definition options")
         vm = add_from_files(m, [Path(f) for f in args.from_files], args.name, print)
@@ -60,10 +68,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(vms, indent=2))
         return 1 if errors else 0
-    head = ("NAME", "ID", "STATUS", "CPUS", "MEM", "QEMU PID", "UPTIME", "LAST ERROR")
+    from maqet_tui.core.net_spec import ssh_forward
+
+    head = ("NAME", "ID", "STATUS", "CPUS", "MEM", "QEMU PID", "UPTIME", "SSH", "LAST ERROR")
     rows = [("HOST", *head) if args.all_hosts else head]
     for vm in vms:
         c = vm["config"]
+        ssh = ssh_forward(c.get("forwards") or [])
         rows.append(
             (
                 *((vm["host"],) if args.all_hosts else ()),
@@ -74,6 +85,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 f"{c['memory']}M",
                 str(vm["qemu_pid"] or "-"),
                 fmt_uptime(vm),
+                str(ssh["host_port"]) if ssh else "-",
                 vm["last_error"] or "",
             )
         )
@@ -85,10 +97,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from maqet_tui.core.accel import accel_in_use
+    from maqet_tui.core.guest_agent import guest_info
+    from maqet_tui.core.net_spec import network_json
 
     vm = manager(args).get(args.name)
     # config.accel says what was asked for (`auto`); this is what the running QEMU got.
     vm["accel_in_use"] = accel_in_use(vm)
+    vm["network"] = network_json(vm["config"], vm["id"])
+    vm["guest"] = guest_info(vm)
     if args.json:
         print(json.dumps(vm, indent=2))
         return 0
@@ -96,10 +112,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     for k in (*keys, "accel_in_use"):
         print(f"{k + ':':13} {vm[k] if vm[k] is not None else '-'}")
     print(f"{'uptime:':13} {fmt_uptime(vm)}")
+    net = vm["network"]
+    fwds = ", ".join(f"{f['proto']}:{f['host_port']}->{f['guest_port']}" for f in net["forwards"])
+    print(f"{'network:':13} {net['mode']}" + (f" mac {net['mac']}" if net["mac"] else ""))
+    if fwds:
+        print(f"{'forwards:':13} {fwds}")
+    if vm["config"].get("agent"):
+        print(f"{'guest:':13} {_guest_line(vm['guest'])}")
     print("config:")
     for k, v in vm["config"].items():
         print(f"  {k + ':':11} {v}")
     return 0
+
+
+def _guest_line(guest: dict[str, Any]) -> str:
+    if not guest["agent"]:
+        return "agent not connected"
+    facts = [", ".join(guest["ips"]) or "no address", guest["hostname"], guest["os"]]
+    return "agent connected; " + "; ".join(str(f) for f in facts if f)
 
 
 def cmd_rm(args: argparse.Namespace) -> int:

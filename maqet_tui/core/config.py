@@ -17,6 +17,7 @@ from typing import Any
 from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
 from maqet_tui.common.ids import looks_like_id
 from maqet_tui.common.sizes import memory_mib
+from maqet_tui.core import net_spec
 from maqet_tui.core.disk_spec import (
     SCSI_CONTROLLER,
     absolute_path,
@@ -26,7 +27,8 @@ from maqet_tui.core.disk_spec import (
     require_existing,
     share_args,
 )
-from maqet_tui.protocol.launch import QMP_FD, SERIAL_FD
+from maqet_tui.core.guest_spec import GUEST_DEFAULTS, check_guest_keys, seed_args
+from maqet_tui.protocol.launch import AGENT_PORT_ID, QGA_FD, QMP_FD, SERIAL_FD
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ACCELS = ("auto", "kvm", "tcg")
@@ -91,7 +93,12 @@ DEFAULTS: dict[str, Any] = {
     "disks": [],
     "shares": [],
     "qemu_args": [],
+    "agent": False,
+    **GUEST_DEFAULTS,
 }
+# The guest agent channel (`agent: true`): a virtio-serial port named as qemu-guest-agent expects,
+# on a socketpair only the runner holds (like the monitor); AGENT_PORT_ID is its device id.
+AGENT_PORT_NAME = "org.qemu.guest_agent.0"
 
 
 def validate_name(name: object) -> str:
@@ -202,6 +209,14 @@ class VMConfig:
     disks: list[dict[str, Any]] = field(default_factory=list)
     shares: list[dict[str, Any]] = field(default_factory=list)
     qemu_args: list[str] = field(default_factory=list)
+    image: str | None = None
+    net: str | None = None
+    forwards: list[dict[str, Any]] = field(default_factory=list)
+    mac: str | None = None
+    ssh_key: str | None = None
+    seed: str | None = None
+    user_data: str | None = None
+    agent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,6 +282,9 @@ class VMConfig:
             )
         qemu_args = [_text(f"qemu_args[{i}]", a) for i, a in enumerate(qargs)]
         _check_qemu_args(qemu_args)
+        agent = d["agent"]
+        if not isinstance(agent, bool):
+            raise ConfigError(f"agent: expected true or false, got {clip(agent)}", field="agent")
         return cls(
             binary=binary,
             machine=machine,
@@ -279,6 +297,8 @@ class VMConfig:
             disks=disk_entries,
             shares=share_entries,
             qemu_args=qemu_args,
+            agent=agent,
+            **check_guest_keys(d, base, check_files),
         )
 
 
@@ -304,6 +324,7 @@ def build_argv(
     cfg: VMConfig,
     qmp_fd: int | str = QMP_FD,
     serial_fd: int | str = SERIAL_FD,
+    qga_fd: int | str = QGA_FD,
 ) -> list[str]:
     """The QEMU command line: headless, no default devices, monitor and serial on inherited fds.
 
@@ -311,6 +332,8 @@ def build_argv(
     nothing else can attach to them and there is no connect-polling race at start. The starter
     builds the argv with the QMP_FD/SERIAL_FD placeholders (protocol.launch) and the runner fills in
     its fds, so the runner needs no validation code (nor its imports) before QEMU is on its way.
+    A VM with `agent: true` also gets the guest agent channel, on QGA_FD; without it the argv is
+    what it always was.
     """
     argv = [
         cfg.binary,
@@ -347,7 +370,19 @@ def build_argv(
         argv += SCSI_CONTROLLER
     for i, disk in enumerate(cfg.disks):
         argv += disk_args(disk, i)
+    argv += seed_args(cfg.seed)
     for i, share in enumerate(cfg.shares):
         argv += share_args(share, i)
+    if cfg.agent:
+        argv += [
+            "-device",
+            "virtio-serial-pci,id=maqet-virtio-serial",
+            "-chardev",
+            f"socket,id=maqet-qga,fd={qga_fd}",
+            "-device",
+            f"virtserialport,bus=maqet-virtio-serial.0,chardev=maqet-qga,"
+            f"id={AGENT_PORT_ID},name={AGENT_PORT_NAME}",
+        ]
+    argv += net_spec.net_args(cfg.net, cfg.mac, cfg.forwards, vm_id)
     argv += cfg.qemu_args
     return argv

@@ -60,3 +60,13 @@ def image_info(path: Path) -> dict[str, Any]:
 def snapshot_offline(action: str, path: Path, tag: str | None = None) -> None:
     flag = {"create": "-c", "revert": "-a", "delete": "-d"}[action]
     _qemu_img("snapshot", flag, str(tag), str(path))
+
+
+def create_overlay(path: Path, backing: Path, fmt: str, size: str | None = None) -> None:
+    """A qcow2 overlay of `backing` (read, never written: every write lands in the overlay);
+    its size is the backing image's unless a larger `size` is given."""
+    if path.exists():
+        raise MaqetError(f"disk {path} already exists; refusing to overwrite it")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    args = ["create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(backing), str(path)]
+    _qemu_img(*args, *([check_size(size)] if size is not None else []))

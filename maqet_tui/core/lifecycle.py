@@ -41,7 +41,9 @@ from maqet_tui.core import ipc_client
 from maqet_tui.core.accel import kvm_hint
 from maqet_tui.core.config import VMConfig, build_argv
 from maqet_tui.core.liveness import find_runner, is_runner_of
+from maqet_tui.core.net_preflight import check_network, start_hint
 from maqet_tui.core.reconcile import Reconciler, bury
+from maqet_tui.core.seed import refresh_seed
 from maqet_tui.core.spawn import launch, wait_ready
 from maqet_tui.protocol import wire as proto
 from maqet_tui.store import rows
@@ -119,6 +121,9 @@ def start(
             # not a runner that dies. Missing files are left for QEMU to report in its words.
             cfg = VMConfig.from_dict(json.loads(row["config"]), check_files=False)
             argv = build_argv(row["id"], row["name"], cfg)
+            if cfg.seed:
+                refresh_seed(row["id"], row["name"], cfg.to_dict())
+            check_network(row["name"], cfg)
             paths.socket(row["id"])  # an unusable runtime directory is an error before any change
             with rows.tx(con):
                 me = os.getpid()
@@ -150,10 +155,11 @@ def _run(
         raise
     except StartError as exc:
         accel = argv[argv.index("-accel") + 1]  # what build_argv resolved `auto` to
-        detail = kvm_hint(accel, exc.detail or str(exc))
+        net = json.loads(row["config"]).get("net")
+        detail = start_hint(name, net, kvm_hint(accel, exc.detail or str(exc)))
         with rows.tx(con):  # the runner records this too; whichever comes first
             rows.end_start(con, vm_id, token, "crashed", detail)
-        raise StartError(kvm_hint(accel, str(exc)), detail) from None
+        raise StartError(start_hint(name, net, kvm_hint(accel, str(exc))), detail) from None
     with rows.tx(con):
         claimed = rows.claim(con, vm_id, token, report)
     after = rows.get(con, vm_id)

@@ -12,7 +12,7 @@ import os
 import shutil
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import IPCError, StateError
 from maqet_tui.common.paths import Paths
@@ -24,6 +24,9 @@ from maqet_tui.core.reconcile import Reconciler
 from maqet_tui.protocol import wire as proto
 from maqet_tui.store import models as store
 from maqet_tui.store import rows
+
+if TYPE_CHECKING:
+    from maqet_tui.core.guest_agent import ExecResult
 
 DEFAULT_START_TIMEOUT = lifecycle.DEFAULT_TIMEOUT
 DEFAULT_STOP_TIMEOUT = proto.STOP_TIMEOUT_DEFAULT
@@ -180,6 +183,26 @@ class Manager:
     def console_write(self, ident: str, data: str) -> Any:
         """Type `data` into the guest's serial console (at most 64 KiB)."""
         return self._call_live(ident, "console-write", {"data": data})
+
+    def guest(self, ident: str) -> dict[str, Any]:
+        """What the guest agent reports: `{agent, ips, hostname, os}` (architecture.md)."""
+        from maqet_tui.core.guest_agent import guest_info
+
+        return guest_info(self.get(ident))
+
+    def exec(
+        self,
+        ident: str,
+        argv: builtins.list[str],
+        timeout: float = proto.EXEC_TIMEOUT_DEFAULT,
+        data: bytes | None = None,
+    ) -> ExecResult:
+        """Run `argv` in the guest through its agent and return its ExecResult (exit status
+        and output); `data` is its standard input."""
+        from maqet_tui.core.guest_agent import exec_params, exec_result
+
+        params = exec_params(argv, timeout, data)
+        return exec_result(self._call_live(ident, "guest-exec", params, timeout=timeout + 15))
 
     def _call_live(
         self, ident: str, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0

@@ -21,7 +21,10 @@ from maqet_tui.core.config import DISPLAY_HINT
 from maqet_tui.core.peer_storage import NewDisk as NewDisk
 from maqet_tui.core.peer_storage import storage
 
-TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage"}
+# Ours, beyond the peer's keys: a VM made from an image and its network (guest_spec), and
+# the guest agent channel.
+OUR_KEYS = ("image", "net", "forwards", "mac", "ssh_key", "seed", "user_data", "agent")
+TOP_KEYS = {"name", "binary", "memory", "cpu", "display", "vga", "arguments", "storage", *OUR_KEYS}
 MAX_FILE = yaml_bounded.MAX_FILE
 PATH_ARGS = ("kernel", "initrd")
 
@@ -72,6 +75,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
         ]
     if "binary" in data and isinstance(data["binary"], str) and "/" in data["binary"]:
         out["binary"] = _abs(data["binary"], base)
+    for key in ("ssh_key", "seed", "user_data"):
+        if key in data:
+            out[key] = _abs(data[key], base)
     return out
 
 
@@ -235,6 +241,7 @@ def to_config(data: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Ne
     for item in args:
         _argument(item, cfg)
     new_disks = storage(data.get("storage") or [], cfg)
+    cfg.update({k: data[k] for k in OUR_KEYS if k in data})
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError("name: expected a string", field="name")
@@ -280,6 +287,7 @@ def from_config(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     ]
     if entries:
         out["storage"] = entries
+    out.update({k: cfg[k] for k in OUR_KEYS if cfg.get(k)})
     return out
 
 

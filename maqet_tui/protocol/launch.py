@@ -5,10 +5,10 @@ Three things cross that boundary, and this module is where each is written down:
 - The **launch spec** (`LaunchSpec`): what the starter hands the runner on its stdin (marshal, the
   same interpreter on both ends) — which VM, QEMU's command line, where the store, the socket and
   the logs are, and the start's token.
-- The **fd placeholders** (`QMP_FD`, `SERIAL_FD`): the starter builds QEMU's argv with these in
-  place of the monitor's and the serial port's file descriptors (config.build_argv); the runner
-  replaces them with the fds of the socketpairs it creates just before spawning QEMU
-  (runner/qemu.py).
+- The **fd placeholders** (`QMP_FD`, `SERIAL_FD`, and `QGA_FD` for a VM with a guest agent
+  channel): the starter builds QEMU's argv with these in place of the monitor's, the serial
+  port's and the agent channel's file descriptors (config.build_argv); the runner replaces them
+  with the fds of the socketpairs it creates just before spawning QEMU (runner/qemu.py).
 - The **readiness report** (`ReadyReport` or `FailedReport`): one JSON line the runner writes on
   the inherited `--ready-fd` pipe once QMP answers and its socket serves (or why it failed). The
   starter waits on it (spawn.wait_ready) and records it (store.rows.claim); EOF without a line
@@ -31,12 +31,28 @@ QMP_FD = "{qmp_fd}"
 SERIAL_FD = "{serial_fd}"
 """In QEMU's argv, stands for the fd of QEMU's end of the serial port socketpair."""
 
-FD_PLACEHOLDERS = (QMP_FD, SERIAL_FD)
+QGA_FD = "{qga_fd}"
+"""In QEMU's argv, stands for the fd of QEMU's end of the guest agent channel's socketpair. Only
+the argv of a VM whose definition asks for the agent (`agent: true`) carries it; the runner makes
+that socketpair only when it is there."""
+
+FD_PLACEHOLDERS = (QMP_FD, SERIAL_FD, QGA_FD)
+
+AGENT_PORT_ID = "maqet-qga-port"
+"""The device id of the agent's virtserialport: QMP's VSERPORT_CHANGE events name it, which is
+how the runner knows when the guest opens or closes the agent's port."""
 
 
-def fill_fds(argv: list[str], qmp_fd: int, serial_fd: int) -> list[str]:
+def wants_agent(argv: list[str]) -> bool:
+    """Does this argv have a guest agent channel (the QGA_FD placeholder) to fill?"""
+    return any(QGA_FD in arg for arg in argv)
+
+
+def fill_fds(argv: list[str], qmp_fd: int, serial_fd: int, qga_fd: int | None = None) -> list[str]:
     """QEMU's argv from the launch spec with the placeholders replaced by real fds."""
-    values = ((QMP_FD, str(qmp_fd)), (SERIAL_FD, str(serial_fd)))
+    values = [(QMP_FD, str(qmp_fd)), (SERIAL_FD, str(serial_fd))]
+    if qga_fd is not None:
+        values.append((QGA_FD, str(qga_fd)))
     out = []
     for arg in argv:
         for token, value in values:
@@ -57,7 +73,8 @@ if TYPE_CHECKING:
         itself in a replaced database."""
         created_at: float
         argv: list[str]
-        """QEMU's command line from config.build_argv, with QMP_FD and SERIAL_FD unfilled."""
+        """QEMU's command line from config.build_argv, with QMP_FD, SERIAL_FD (and QGA_FD, when
+        the VM has a guest agent channel) unfilled."""
         start_token: str
         """The token the start was claimed with (rows.begin_start): the runner records itself
         only while the row still carries it."""

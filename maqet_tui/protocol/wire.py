@@ -24,10 +24,32 @@ QMP_TIMEOUT_DEFAULT = 10.0
 QMP_TIMEOUT_MAX = 600.0
 """A `qmp` request's own `timeout` is capped here (a live snapshot of a large guest)."""
 
-METHODS = ("ping", "status", "qmp", "stop", "pause", "resume", "console-write", "subscribe")
-TOPICS = ("status", "qmp-event", "console", "stats")
+EXEC_TIMEOUT_DEFAULT = 60.0
+"""Seconds a `guest-exec` waits for the command to finish when no `timeout` is given."""
+EXEC_TIMEOUT_MAX = 3600.0
+EXEC_OUTPUT_MAX = 256 * 1024
+"""Bytes of stdout (and of stderr) a `guest-exec` answer carries; more is cut and flagged, which
+keeps the answer (base64) well inside one line."""
+EXEC_INPUT_MAX = 512 * 1024
+"""Characters of base64 `input` a `guest-exec` takes."""
+GUEST_QUERY_TIMEOUT = 2.0
+"""Seconds `show` waits for a runner's `guest` answer before it reports the agent as absent."""
+
+METHODS = (
+    "ping",
+    "status",
+    "qmp",
+    "stop",
+    "pause",
+    "resume",
+    "console-write",
+    "subscribe",
+    "guest",
+    "guest-exec",
+)
+TOPICS = ("status", "qmp-event", "console", "stats", "guest")
 DEFAULT_TOPICS = ("status", "qmp-event", "console")
-"""What `subscribe` without `topics` gets: `stats` is asked for by name."""
+"""What `subscribe` without `topics` gets: `stats` and `guest` are asked for by name."""
 
 # -- error codes, carried in {"error": {"code": ..., "message": ...}} --------------------------------
 BAD_REQUEST = "bad-request"
@@ -39,6 +61,10 @@ QEMU_TIMEOUT = "qemu-timeout"  # the runner is fine; QEMU did not answer it in t
 PERMISSION_DENIED = "permission-denied"
 BUSY = "busy"  # too many clients on the runner's socket
 INTERNAL = "internal-error"
+# The guest agent (qemu-guest-agent in a VM defined with `agent: true`), not the fleet's agent:
+GUEST_AGENT_UNAVAILABLE = "guest-agent-unavailable"  # no agent channel, or nobody on it
+GUEST_AGENT_TIMEOUT = "guest-agent-timeout"  # the agent, or the command it runs, missed its time
+GUEST_AGENT_ERROR = "guest-agent-error"  # the agent answered an error ("class" as it gave it)
 UNKNOWN_ERROR = "error"  # an error response without a code (no runner of ours sends one)
 
 # Client side only (never on the wire): what went wrong on the way to an answer.

@@ -18,6 +18,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from maqet_tui.common.errors import MaqetError
+from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.manager import Manager
 from maqet_tui.tui.commands import VMCommands
 from maqet_tui.tui.demo_builder import DemoBuilder
@@ -114,6 +115,7 @@ class MaqetApp(FleetMixin, App[None]):
         self.demo = DemoBuilder(self)
         self.subs = Subscriptions(self.post_message, self.run_worker)
         self.history = StatsHistory()
+        self.guests: dict[str, dict[str, Any]] = {}  # the guest agent's reports, by VM id
         self.watcher: StoreWatcher | None = None
         self.sampler: StatsSampler | None = None
         self.tailer: LogTailer | None = None
@@ -230,6 +232,8 @@ class MaqetApp(FleetMixin, App[None]):
         self.vms = vms
         self._pids = {i: int(vm["qemu_pid"]) for i, vm in vms.items() if vm.get("qemu_pid")}
         self.history.keep_only(self._pids)  # a VM's history ends with its QEMU
+        # ... and what its guest agent said ends with its runner (whose stream is then cancelled).
+        self.guests = {k: g for k, g in self.guests.items() if vms.get(k, {}).get("status") in LIVE}
         if self.sampler is not None:
             self.sampler.poke()
         self.refresh_main()
@@ -252,6 +256,10 @@ class MaqetApp(FleetMixin, App[None]):
             if main := self.live_main():
                 main.history_changed(msg.vm_id)
             return
+        if msg.topic == "guest":  # the agent's view changed (or a first report): no store event
+            self.guests = {**self.guests, msg.vm_id: msg.data}
+            self.refresh_main()
+            return
         vm = self.local_vms.get(msg.vm_id)
         if msg.topic == "status" and vm is not None:
             changes = {k: msg.data[k] for k in STATUS_FIELDS if k in msg.data}
@@ -262,6 +270,7 @@ class MaqetApp(FleetMixin, App[None]):
 
     def on_runner_gone(self, msg: RunnerGone) -> None:
         self.subs.ended(msg.vm_id, msg.key)
+        self.guests = {k: g for k, g in self.guests.items() if k != msg.vm_id}
         if msg.vm_id in self.vms:
             self.ops.reconcile(msg.vm_id)
 

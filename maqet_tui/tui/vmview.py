@@ -10,12 +10,14 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from maqet_tui.common import procs
 from maqet_tui.common.vmstate import LIVE, QEMU_UP, SETTLED, STARTABLE, Status
 from maqet_tui.common.vmstate import fmt_uptime as fmt_uptime
 from maqet_tui.core.config import VMConfig, build_argv
+from maqet_tui.core.net_spec import USER_MODES, ssh_forward
 
 VM = dict[str, Any]
 
@@ -52,6 +54,21 @@ STATUS_STYLE: dict[str, str] = {
     "crashed": "bold red",
     "unknown": "dim italic",  # a remote VM whose host is out of reach (hostrows.py)
 }
+
+
+def ssh_port(vm: VM) -> int | None:
+    """The host port of the VM's SSH forward (127.0.0.1), when its network has one."""
+    cfg = vm.get("config") or {}
+    if cfg.get("net") not in USER_MODES:
+        return None
+    fwd = ssh_forward(cfg.get("forwards") or [])
+    return int(fwd["host_port"]) if fwd else None
+
+
+def guest_ip(guest: Mapping[str, Any] | None) -> str | None:
+    """The first address the guest agent reports (IPv4 first, as the runner orders them)."""
+    ips = (guest or {}).get("ips") or []
+    return str(ips[0]) if guest and guest.get("agent") and ips else None
 
 
 def allowed(action: str, status: str | None) -> bool:
@@ -109,7 +126,7 @@ def command_line(vm: VM) -> tuple[str, bool]:
         cfg = VMConfig.from_dict(vm.get("config") or {}, check_files=False)
     except Exception as exc:  # a definition that no longer validates: say so, never crash
         return f"(definition does not validate: {exc})", False
-    return shlex.join(build_argv(str(vm["id"]), str(vm["name"]), cfg, 3, 4)), False
+    return shlex.join(build_argv(str(vm["id"]), str(vm["name"]), cfg, 3, 4, 5)), False
 
 
 def event_text(ev: dict[str, Any]) -> str:

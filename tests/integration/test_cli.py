@@ -114,8 +114,9 @@ INLINE_BOMB = "[" + ", ".join(ln[4:] for ln in ALIAS_BOMB.splitlines()[1:]) + "]
         (("set", "a", "x\ny=1"), "error: unknown key: 'x\\ny'"),
         (
             ("set", "a", "foo=1"),
-            "error: unknown key: foo (valid keys: accel, append, binary, cpus, disks, initrd, "
-            "kernel, machine, memory, qemu_args, shares)",
+            "error: unknown key: foo (valid keys: accel, agent, append, binary, cpus, disks, "
+            "forwards, image, initrd, kernel, mac, machine, memory, net, qemu_args, seed, shares, "
+            "ssh_key, user_data)",
         ),
     ],
 )

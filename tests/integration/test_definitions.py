@@ -115,9 +115,11 @@ def test_round_trip_is_lossless(manager: Manager, tmp_path: Path, env: Env) -> N
             "disks": [{"file": str(disk), "interface": "ide"}],
             "shares": [{"path": str(tmp_path), "mount_tag": "t"}],
             "qemu_args": ["-device", "virtio-rng-pci", "-no-reboot", "-vga", "std"],
+            "agent": True,
         },
     )
     text = export(manager, "rt")
+    assert "agent: true" in text
     out = write(tmp_path / "rt.yaml", text)
     again = add_from_files(manager, [out], name="rt2")
     assert again["config"] == original["config"]

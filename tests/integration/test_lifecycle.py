@@ -89,7 +89,8 @@ def test_qmp_stop_typed_by_anyone_shows_as_paused(manager: Manager, tiny_vm: Tin
             return msg.get("event") == "status" and msg["data"]["status"] == "paused"
 
         wait_for(paused_event, timeout=10, what="a paused status event")
-    assert manager.get("vm1")["status"] == "paused"
+    # The runner tells subscribers first and the store right after (its writes retry in order).
+    wait_for(lambda: manager.get("vm1")["status"] == "paused", what="the store saying paused")
     manager.qmp("vm1", "cont")
     wait_for(lambda: manager.get("vm1")["status"] == "running", what="running again")
     names = [e["name"] for e in manager.events("vm1") if e["kind"] == "qmp"]

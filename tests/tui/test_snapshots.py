@@ -37,10 +37,13 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-def stable_vms(manager: Manager, tiny_vm: TinyVM, names: list[str]) -> None:
-    """Add stopped VMs whose ids and event times are the same on every run."""
+def stable_vms(
+    manager: Manager, tiny_vm: TinyVM, names: list[str], **config: dict[str, Any]
+) -> None:
+    """Add stopped VMs whose ids and event times are the same on every run (`config`: more of a
+    VM's definition, by name)."""
     for i, name in enumerate(names, 1):
-        vm = tiny_vm(name, cpus=i)
+        vm = tiny_vm(name, cpus=i, **config.get(name, {}))
         fixed = f"0000{i:04x}"
         store.open_db(manager.paths.db)
         with store.immediate():
@@ -77,6 +80,31 @@ def test_main_screen_wide(
 ) -> None:
     stable_vms(manager, tiny_vm, ["db", "demo", "web-1"])
     assert snap_compare(make_app(), run_before=settled, terminal_size=(120, 36))
+
+
+def test_vm_with_a_network_selected(
+    snap_compare: Snap, make_app: Callable[..., MaqetApp], manager: Manager, tiny_vm: TinyVM
+) -> None:
+    """The SSH column, and the network and forwards in the Overview (the VM is stopped, so no
+    port is bound: the numbers are only its definition)."""
+    fwd = {"proto": "tcp", "host_addr": "127.0.0.1"}
+    web = {
+        "net": "isolated",
+        "forwards": [
+            {**fwd, "host_port": 2222, "guest_port": 22},
+            {**fwd, "host_port": 8080, "guest_port": 80},
+        ],
+    }
+    stable_vms(manager, tiny_vm, ["db", "web-1"], **{"web-1": web})
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("j")
+        app = pilot.app
+        assert isinstance(app, MaqetApp)
+        await wait_until(pilot, lambda: main_screen(app).shown_id == "00000002", "web-1 shown")
+
+    assert snap_compare(make_app(), run_before=run_before)
 
 
 def test_crashed_vm_selected(

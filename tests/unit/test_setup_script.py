@@ -59,6 +59,15 @@ def test_missing_packages_follow_path(tmp_path: Path) -> None:
     )
 
 
+def test_image_tools_are_installed_when_missing(tmp_path: Path) -> None:
+    bare = fake_bin(tmp_path)
+    got = run(tmp_path, "missing_packages", str(bare)).stdout.split()
+    assert {"mmdebstrap", "mtools", "openssh-client"} <= set(got)
+    fake_bin(tmp_path, dict.fromkeys(("mmdebstrap", "mcopy", "ssh"), "true"))
+    got = run(tmp_path, "missing_packages", str(bare)).stdout.split()
+    assert not {"mmdebstrap", "mtools", "openssh-client"} & set(got)
+
+
 def test_plain_user_without_sudo_is_told_what_to_ask_for(tmp_path: Path) -> None:
     bare = fake_bin(tmp_path, uid=1000)
     done = run(tmp_path, "install_packages qemu-system-x86 qemu-utils", str(bare))

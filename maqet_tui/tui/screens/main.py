@@ -26,6 +26,7 @@ from maqet_tui.tui.screens.details import (
     DetailsMixin,
     make_pane,
 )
+from maqet_tui.tui.screens.guest_actions import GUEST_ACTIONS, GuestActionsMixin
 from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
 from maqet_tui.tui.services.history import spark
@@ -53,9 +54,12 @@ LIST_BINDINGS = [
 ]
 
 
-class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None]):
+class MainScreen(
+    VMActionsMixin, SnapshotActionsMixin, GuestActionsMixin, DetailsMixin, Screen[None]
+):
     BINDINGS = [
         *VMActionsMixin.ACTION_BINDINGS,
+        *GuestActionsMixin.GUEST_BINDINGS,
         *SnapshotActionsMixin.SNAPSHOT_BINDINGS,
         *SnapshotActionsMixin.SNAPSHOT_WHY_BINDINGS,
         *CONSOLE_BINDINGS,
@@ -160,6 +164,7 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
         self.marks &= set(vms)
         rows = self.rows()
         self.table.hosts = bool(self.maqet.hosts)
+        self.table.set_guests(self.maqet.guests)
         self.table.show(rows, self.maqet.stats, self.marks)
         self._show_no_match(bool(vms) and not rows)
         self._show_hosts_down(self.maqet.down_lines())
@@ -249,6 +254,8 @@ class MainScreen(VMActionsMixin, SnapshotActionsMixin, DetailsMixin, Screen[None
             return self.snapshot_refusal() is not None
         if action == "console_raw":
             return self.console_raw_ok(isinstance(self.focused, Input))
+        if action in GUEST_ACTIONS:
+            return not isinstance(self.focused, Input) and self.guest_action_ok(action)
         if action in self.VM_ACTIONS:
             if isinstance(self.focused, Input):
                 return False

@@ -8,6 +8,7 @@ row then says stopped or crashed) and, should the VM be live again, subscribes t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from maqet_tui.core.ipc_async import AsyncIPCClient
 from maqet_tui.tui.messages import RunnerEvent, RunnerGone
 
 TOPICS = ["status", "qmp-event", "stats"]  # stats: history first, then one sample a pace
+GUEST_TOPICS = ["guest"]  # what the guest agent reports: the current state first, then changes
 RETRY_AFTER = 1.0
 
 Key = tuple[str, int | None]
@@ -96,6 +98,10 @@ class Subscriptions:
             client = await AsyncIPCClient.connect(key[0])
             async with client:
                 await client.subscribe(TOPICS)
+                # Asked apart: a runner started by an older version refuses the topic, and
+                # that must not cost the rest of the stream.
+                with contextlib.suppress(IPCError):
+                    await client.subscribe(GUEST_TOPICS)
                 async for msg in client.events():
                     data = msg.get("data")
                     if isinstance(data, dict):

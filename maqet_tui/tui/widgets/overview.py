@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from maqet_tui.common.vmstate import QEMU_UP
 from maqet_tui.core.accel import accel_in_use
+from maqet_tui.core.net_spec import network_json
 from maqet_tui.tui.vmview import (
     STATUS_STYLE,
     command_line,
@@ -23,6 +24,7 @@ from maqet_tui.tui.vmview import (
     fmt_mib,
     fmt_time,
     fmt_uptime,
+    ssh_port,
 )
 
 VM = dict[str, Any]
@@ -60,7 +62,49 @@ def _accel(vm: VM) -> str:
     return f"{asked} (running {running})" if running and running != asked else asked
 
 
-def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
+def guest_text(vm: VM, guest: dict[str, Any] | None) -> Text:
+    """What the guest agent reports (VMs defined with `agent: true`)."""
+    if vm.get("status") not in QEMU_UP:
+        return Text("agent channel (the VM is not running)", style="dim")
+    if not guest or not guest.get("agent"):
+        return Text("agent not connected", style="yellow")
+    line = Text("agent connected", style="green")
+    ips = [str(ip) for ip in guest.get("ips") or []]
+    line.append(" · " + (" ".join(ips) if ips else "no address yet"), style="bold" if ips else "")
+    for key in ("hostname", "os"):
+        if guest.get(key):
+            line.append(f" · {guest[key]}")
+    return line
+
+
+def forwards_text(forwards: list[dict[str, Any]]) -> str:
+    """`tcp 127.0.0.1:2222→22 · udp …`, or `-`."""
+    return (
+        " · ".join(
+            f"{f['proto']} {f['host_addr']}:{f['host_port']}→{f['guest_port']}" for f in forwards
+        )
+        or "-"
+    )
+
+
+def network_text(vm: VM) -> Text:
+    """The network line: mode, MAC, and how to reach the guest's sshd (`x` opens it)."""
+    net = network_json(vm.get("config") or {}, str(vm["id"]))
+    line = Text()
+    line.append(net["mode"], style="bold")
+    if net["mac"]:
+        line.append(f" · mac {net['mac']}")
+    port = ssh_port(vm)
+    if port is not None:
+        line.append(f" · ssh 127.0.0.1:{port}")
+        if vm.get("status") == "running":
+            line.append("  (x opens it)", style="dim")
+    return line
+
+
+def render_overview(
+    vm: VM, events: list[dict[str, Any]], guest: dict[str, Any] | None = None
+) -> RenderableType:
     cfg = vm.get("config") or {}
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold cyan", no_wrap=True)
@@ -84,6 +128,11 @@ def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
         pids = f"qemu {_dash(vm.get('qemu_pid'))} · runner {_dash(vm.get('runner_pid'))}"
         grid.add_row("pids", pids)
         grid.add_row("socket", _dash(vm.get("socket_path")))
+    if cfg.get("net"):
+        grid.add_row("network", network_text(vm))
+        grid.add_row("forwards", forwards_text(cfg.get("forwards") or []))
+    if cfg.get("agent"):
+        grid.add_row("guest", guest_text(vm, guest))
     grid.add_row(
         "hardware",
         f"{fmt_mib(int(cfg.get('memory', 0)))} · {cfg.get('cpus')} vCPU · "
@@ -96,7 +145,8 @@ def render_overview(vm: VM, events: list[dict[str, Any]]) -> RenderableType:
     grid.add_row("command" if live else "command*", Text(argv, style="green"))
     parts: list[RenderableType] = [grid]
     if not live:
-        parts.append(Text("* built from the definition; fds 3 and 4 stand for the runner's", "dim"))
+        fds = "fds 3, 4 and 5 stand" if cfg.get("agent") else "fds 3 and 4 stand"
+        parts.append(Text(f"* built from the definition; {fds} for the runner's", "dim"))
     if events:
         parts.append(Text("\nrecent events", style="bold cyan"))
         for ev in events[-RECENT:]:
@@ -121,4 +171,6 @@ class OverviewPane(VerticalScroll):
         elif vm is None:
             body.update("No VM selected. Press [b]a[/b] to add one.")
         else:
-            body.update(render_overview(vm, events))
+            # What the guest agent reports comes from the app (runner `guest` events), not the row.
+            guests: dict[str, dict[str, Any]] = getattr(self.app, "guests", {})
+            body.update(render_overview(vm, events, guests.get(str(vm["id"]))))

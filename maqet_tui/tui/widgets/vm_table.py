@@ -17,7 +17,15 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from maqet_tui.tui.vmview import STATUS_STYLE, fmt_bytes, fmt_cpu, fmt_mib, fmt_uptime
+from maqet_tui.tui.vmview import (
+    STATUS_STYLE,
+    fmt_bytes,
+    fmt_cpu,
+    fmt_mib,
+    fmt_uptime,
+    guest_ip,
+    ssh_port,
+)
 
 VM = dict[str, Any]
 Stats = Mapping[str, tuple[float, int]]
@@ -44,7 +52,16 @@ NAME_MIN, NAME_MAX = 8, 40
 TREND = ("trend", "CPU TREND")
 TREND_WIDTH = 10
 TREND_MIN_TABLE = 100
-# Which host a VM is on, only once a host is registered: a one-host table stays as it was.
+# Where to reach a guest, only while some VM has it (a table of VMs without networks keeps its
+# layout): SSH, the host port forwarded to the guest's sshd (`ssh -p PORT`, or `x`); IP, what
+# the guest agent reports, in a wide table only.
+SSH = ("ssh", "SSH")
+SSH_WIDTH = 5
+IP = ("ip", "GUEST IP")
+IP_WIDTH = 15
+Guests = Mapping[str, Mapping[str, Any]]
+# Which host a VM is on (after NAME), only once a host is registered: a table of one machine's
+# VMs keeps its layout.
 HOST = ("host", "HOST")
 HOST_WIDTH = 10
 
@@ -53,16 +70,66 @@ def wide(table_width: int) -> bool:
     return table_width >= TREND_MIN_TABLE
 
 
-def name_width(table_width: int, hosts: bool = False) -> int:
-    """How wide NAME may be in a table `table_width` cells wide (`hosts`: with a HOST column)."""
-    other = OTHER_COLUMNS + (TREND_WIDTH + 2 if wide(table_width) else 0)
-    other += HOST_WIDTH + 2 if hosts else 0
+@dataclass(frozen=True)
+class Extras:
+    """The optional columns a table shows, as decided by its width and its VMs."""
+
+    ssh: bool = False
+    ip: bool = False
+    trend: bool = False
+    host: bool = False  # placed after NAME, not with the others after UPTIME
+
+    @classmethod
+    def of(cls, table_width: int, vms: list[VM], guests: Guests, hosts: bool = False) -> Extras:
+        is_wide = wide(table_width)
+        return cls(
+            ssh=any(ssh_port(vm) is not None for vm in vms),
+            ip=is_wide and any(guest_ip(guests.get(str(vm["id"]))) for vm in vms),
+            trend=is_wide,
+            host=hosts,
+        )
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        return (
+            *((SSH,) if self.ssh else ()),
+            *((IP,) if self.ip else ()),
+            *((TREND,) if self.trend else ()),
+        )
+
+    @property
+    def width(self) -> int:
+        return (
+            (SSH_WIDTH + 2 if self.ssh else 0)
+            + (IP_WIDTH + 2 if self.ip else 0)
+            + (TREND_WIDTH + 2 if self.trend else 0)
+            + (HOST_WIDTH + 2 if self.host else 0)
+        )
+
+
+def name_width(table_width: int, extras: Extras | None = None) -> int:
+    """How wide NAME may be in a table `table_width` cells wide."""
+    if extras is None:
+        extras = Extras(trend=wide(table_width))
+    other = OTHER_COLUMNS + extras.width
     return max(NAME_MIN, min(NAME_MAX, table_width - other - SCROLLBAR))
 
 
 def fit_name(name: str, width: int) -> str:
     """`name` cut to `width` cells, the cut shown by an ellipsis."""
     return name if len(name) <= width else name[: max(1, width - 1)] + "…"
+
+
+def extra_cells(vm: VM, extras: Extras, guest: Mapping[str, Any] | None) -> list[Text]:
+    """The optional cells of `vm`'s row (before the trend, which `row_cells` takes apart)."""
+    cells = []
+    if extras.ssh:
+        port = ssh_port(vm)
+        cells.append(Text(str(port) if port is not None else "-", justify="right"))
+    if extras.ip:
+        ip = guest_ip(guest) if vm.get("qemu_pid") else None
+        cells.append(Text(ip or "-"))
+    return cells
 
 
 def row_cells(
@@ -72,8 +139,10 @@ def row_cells(
     now: float | None = None,
     width: int = NAME_MAX,
     trend: str | None = None,
+    extra: list[Text] | None = None,
 ) -> list[Text]:
-    """The row of `vm`; with `trend` (a sparkline, "" for none), the trend column too."""
+    """The row of `vm`; `extra` cells (SSH, IP) after UPTIME; with `trend` (a sparkline, "" for
+    none), the trend column last."""
     cfg = vm.get("config") or {}
     status = str(vm.get("status", "?"))
     sample = stats.get(vm["id"]) if vm.get("qemu_pid") else None
@@ -86,6 +155,7 @@ def row_cells(
         Text(fmt_cpu(sample[0] if sample else None), justify="right"),
         Text(fmt_bytes(sample[1] if sample else None), justify="right"),
         Text(fmt_uptime(vm, now), justify="right"),
+        *(extra or []),
         *([Text(trend.rjust(TREND_WIDTH), style="green")] if trend is not None else []),
     ]
 
@@ -111,31 +181,26 @@ class VMTable(DataTable[Text]):
         self._reported: str | None = None
         self._name_width = NAME_MAX
         self._last: tuple[list[VM], Stats, set[str]] | None = None
-        self._wide = False
+        self._extras = Extras()
         self._trends: dict[str, str] = {}
+        self._guests: Guests = {}
         self.hosts = False  # set by the screen: show the HOST column
-        self._hosts_shown = False
 
     @property
     def columns_shown(self) -> tuple[tuple[str, str], ...]:
-        cols = (*COLUMNS[:2], HOST, *COLUMNS[2:]) if self._hosts_shown else COLUMNS
-        return (*cols, TREND) if self._wide else cols
+        cols = (*COLUMNS[:2], HOST, *COLUMNS[2:]) if self._extras.host else COLUMNS
+        return (*cols, *self._extras.columns)
 
-    def _cells_of(
-        self, vm: VM, stats: Stats, marks: set[str], now: float, width: int
-    ) -> list[Text]:
-        cells = row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm))
-        if self._hosts_shown:
-            host = str(vm.get("host") or "local")
-            cells.insert(2, Text(fit_name(host, HOST_WIDTH), style="" if vm.get("host") else "dim"))
-        return cells
+    def set_guests(self, guests: Guests) -> None:
+        """What each VM's guest agent reports (the IP column), shown by the next `show`."""
+        self._guests = guests
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
     def _trend(self, vm: VM) -> str | None:
-        if not self._wide:
+        if not self._extras.trend:
             return None
         return self._trends.get(str(vm["id"]), "") if vm.get("qemu_pid") else ""
 
@@ -160,24 +225,23 @@ class VMTable(DataTable[Text]):
         self._last = (vms, stats, set(marks))
         now = time.time()
         ids = [str(vm["id"]) for vm in vms]
-        width = name_width(self.size.width, self.hosts) if self.size.width else NAME_MAX
-        is_wide = wide(self.size.width)
-        new_columns = is_wide != self._wide or self.hosts != self._hosts_shown
-        if ids != self._ids or width != self._name_width or new_columns:
+        extras = Extras.of(self.size.width, vms, self._guests, self.hosts)
+        width = name_width(self.size.width, extras) if self.size.width else NAME_MAX
+        if ids != self._ids or width != self._name_width or extras != self._extras:
             self._name_width = width
             keep = self.selected_id
             index = self.cursor_row
             with self.prevent(DataTable.RowHighlighted):
-                self.clear(columns=new_columns)
-                if new_columns:
-                    self._wide, self._hosts_shown = is_wide, self.hosts
+                self.clear(columns=extras != self._extras)
+                if extras != self._extras:
+                    self._extras = extras
                     for key, label in self.columns_shown:
                         self.add_column(label, key=key)
                 for column in self.columns.values():  # measured afresh: a gone VM's long
                     column.content_width = column.label.cell_len  # name no longer counts
                 self._cells = {}
                 for vm in vms:
-                    cells = self._cells_of(vm, stats, marks, now, width)
+                    cells = self._row(vm, stats, marks, now, width)
                     self._cells[vm["id"]] = cells
                     self.add_row(*cells, key=vm["id"])
                 self._ids = ids
@@ -187,7 +251,7 @@ class VMTable(DataTable[Text]):
                     self.move_cursor(row=max(0, min(index, len(ids) - 1)), animate=False)
         else:
             for vm in vms:
-                cells = self._cells_of(vm, stats, marks, now, width)
+                cells = self._row(vm, stats, marks, now, width)
                 old = self._cells.get(vm["id"], [])
                 for (key, _label), new, before in zip(self.columns_shown, cells, old, strict=False):
                     if (new.plain, new.style) != (before.plain, before.style):
@@ -198,12 +262,19 @@ class VMTable(DataTable[Text]):
                 self._cells[vm["id"]] = cells
         self._report()
 
+    def _row(self, vm: VM, stats: Stats, marks: set[str], now: float, width: int) -> list[Text]:
+        extra = extra_cells(vm, self._extras, self._guests.get(str(vm["id"])))
+        cells = row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm), extra)
+        if self._extras.host:
+            host = str(vm.get("host") or "local")
+            cells.insert(2, Text(fit_name(host, HOST_WIDTH), style="" if vm.get("host") else "dim"))
+        return cells
+
     def on_resize(self, _event: events.Resize) -> None:
-        if self._last is not None and (
-            name_width(self.size.width, self.hosts) != self._name_width
-            or wide(self.size.width) != self._wide
-        ):
-            self.show(*self._last)
+        if self._last is not None:
+            extras = Extras.of(self.size.width, self._last[0], self._guests, self.hosts)
+            if name_width(self.size.width, extras) != self._name_width or extras != self._extras:
+                self.show(*self._last)
         self.call_after_refresh(self.keep_cursor_visible)
 
     def visible_rows(self) -> range:

@@ -200,3 +200,36 @@ def test_accel_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAQET_TUI_ACCEL", "kvm")
     assert resolve_accel("auto") == "kvm"
     assert resolve_accel("tcg") == "tcg"
+
+
+def test_agent_defaults_to_false_and_leaves_the_argv_as_it_was() -> None:
+    """Definitions stored before the key existed read as agent: false, with no channel."""
+    plain = VMConfig.from_dict({})
+    assert plain.agent is False and plain.to_dict()["agent"] is False
+    argv = build_argv("abcd1234", "web", plain)
+    assert not any("virtio-serial" in a or "qga" in a for a in argv)
+    assert argv == build_argv("abcd1234", "web", VMConfig.from_dict({"agent": False}))
+
+
+def test_agent_true_adds_the_agent_channel_on_its_placeholder() -> None:
+    from maqet_tui.protocol.launch import AGENT_PORT_ID, QGA_FD
+
+    argv = build_argv("abcd1234", "web", VMConfig.from_dict({"agent": True, "qemu_args": ["-S"]}))
+    i = argv.index("virtio-serial-pci,id=maqet-virtio-serial")
+    assert argv[i - 1 : i + 5] == [
+        "-device",
+        "virtio-serial-pci,id=maqet-virtio-serial",
+        "-chardev",
+        f"socket,id=maqet-qga,fd={QGA_FD}",
+        "-device",
+        "virtserialport,bus=maqet-virtio-serial.0,chardev=maqet-qga,"
+        f"id={AGENT_PORT_ID},name=org.qemu.guest_agent.0",
+    ]
+    assert argv[-1] == "-S"  # the user's own arguments still come last
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, "true", [True]])
+def test_agent_must_be_a_boolean(value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        VMConfig.from_dict({"agent": value})
+    assert info.value.field == "agent" and "expected true or false" in str(info.value)

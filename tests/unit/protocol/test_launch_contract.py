@@ -33,3 +33,26 @@ def test_runner_start_path_loads_neither_typing_nor_the_store() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_the_agent_placeholder_is_filled_only_where_it_is() -> None:
+    from maqet_tui.protocol.launch import QGA_FD, wants_agent
+
+    plain = build_argv("abcd1234", "web", VMConfig.from_dict({}))
+    assert not wants_agent(plain)
+    assert fill_fds(plain, 7, 9) == fill_fds(plain, 7, 9, 11)
+    with_agent = build_argv("abcd1234", "web", VMConfig.from_dict({"agent": True}))
+    assert wants_agent(with_agent)
+    filled = fill_fds(with_agent, 7, 9, 11)
+    assert "socket,id=maqet-qga,fd=11" in filled
+    assert not any(QGA_FD in a for a in filled)
+
+
+def test_a_runner_without_an_agent_channel_never_loads_the_agent_code() -> None:
+    code = (
+        "import sys, runner.service, runner.api;"
+        "bad = [m for m in ('runner.guest_agent_link', 'runner.guest_watch', 'runner.guest_exec')"
+        " if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
