@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import console, fleet, images, ipc, ls, memory, ssh_boot, start, stop, suite, tui
+from . import console, fleet, images, ipc, ls, memory, ssh_boot, start, stop, suite, tui, tui_fleet
 from .common import BenchEnv, Figure, skipped
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
@@ -33,6 +33,7 @@ GROUPS: list[tuple[str, Group, bool]] = [
     ("stop (demo guest)", stop.run, False),
     ("suite", suite.run, False),
     ("tui", tui.run, True),
+    ("tui fleet (ssh)", tui_fleet.run, True),
     ("console (demo guest)", console.run, False),
     ("sshboot (Debian image)", ssh_boot.run, False),
     ("images", images.run, True),

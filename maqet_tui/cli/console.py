@@ -100,7 +100,7 @@ def attach(path: str, name: str, stdin_fd: int | None = None, out: BinaryIO | No
     try:
         if saved is not None:
             tty.setraw(stdin_fd)
-        _loop(session, stdin_fd)
+        _loop(session, stdin_fd, _fileno(out))
     finally:
         if saved is not None:
             termios.tcsetattr(stdin_fd, termios.TCSAFLUSH, saved)
@@ -112,20 +112,38 @@ def attach(path: str, name: str, stdin_fd: int | None = None, out: BinaryIO | No
     return 0
 
 
-def _loop(session: _Session, stdin_fd: int) -> None:
+def _fileno(out: BinaryIO) -> int | None:
+    try:
+        return out.fileno()
+    except (OSError, ValueError, AttributeError):  # not a file (a test's BytesIO)
+        return None
+
+
+def _loop(session: _Session, stdin_fd: int, out_fd: int | None = None) -> None:
+    """Until the VM stops, Ctrl-] is typed, or nobody reads the output any more: `out_fd` is
+    watched for POLLERR/POLLHUP only, so a console run over ssh for the TUI ends with its ssh
+    channel even while the guest is silent (it would otherwise wait for the guest's next byte
+    to find its output gone)."""
     sock_fd = session.sock.fileno()
-    watch = [sock_fd, stdin_fd]
+    poller = select.poll()
+    poller.register(sock_fd, select.POLLIN)
+    poller.register(stdin_fd, select.POLLIN)
+    if out_fd is not None and out_fd not in (sock_fd, stdin_fd):
+        poller.register(out_fd, 0)
     while session.ended is None:
-        ready, _, _ = select.select(watch, [], [])
-        if sock_fd in ready:
-            session.pump()
-        if stdin_fd in ready:
-            data = os.read(stdin_fd, 4096)
-            if not data:  # input closed (a pipe): keep showing output until the VM stops
-                watch = [sock_fd]
-                continue
-            before, esc, _ = data.partition(ESCAPE)
-            if before:
-                session.send("console-write", {"data": before.decode(errors="replace")})
-            if esc:
+        for fd, _mask in poller.poll():
+            if fd == out_fd:
+                session.ended = "nobody reads the console's output any more"
                 return
+            if fd == sock_fd:
+                session.pump()
+            elif fd == stdin_fd:
+                data = os.read(stdin_fd, 4096)
+                if not data:  # input closed (a pipe): keep showing output until the VM stops
+                    poller.unregister(stdin_fd)
+                    continue
+                before, esc, _ = data.partition(ESCAPE)
+                if before:
+                    session.send("console-write", {"data": before.decode(errors="replace")})
+                if esc:
+                    return

@@ -7,6 +7,8 @@ way (protocol/agent.py). Methods:
 - `run {argv}` -> runs that CLI subcommand here, in this process; its output comes as
   `{"event": "output", "id": REQ, "data": {"stream": "stdout"|"stderr", "text": ...}}` events and
   the result is `{"exit": STATUS}`
+- `events {name, after?, limit?}` -> the VM's recorded events with an id above `after`
+  (default 0), oldest first, the newest `limit` (default 200, at most 1000) (protocol 1.1)
 - `subscribe` -> `{"topics": ["vms"]}`, then `{"event": "vms", "data": {"vms": [...]}}` at once
   and on every change of the store (checked every 0.2 s here, pushed from here: the far side
   never polls over the network)
@@ -112,6 +114,8 @@ class Agent:
             vm = self._manager().get(str(params.get("name", "")))
             vm["accel_in_use"] = accel_in_use(vm)
             return vm
+        if method == "events":
+            return self._events(params)
         if method == "run":
             return {"exit": self._run(req_id, params.get("argv"))}
         if method == "subscribe":
@@ -121,6 +125,16 @@ class Agent:
                 threading.Thread(target=self._watch, daemon=True).start()
             return {"topics": ["vms"]}
         raise MaqetError(f"unknown method {method!r}")
+
+    def _events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        from maqet_tui.core.watch import StoreProbe
+
+        after, limit = params.get("after", 0), params.get("limit", 200)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (after, limit)):
+            raise _BadParams("events: 'after' and 'limit' must be integers")
+        m = self._manager()
+        vm = m.get(str(params.get("name", "")))
+        return StoreProbe(m.paths.db).events_since(str(vm["id"]), after, max(1, min(limit, 1000)))
 
     def _run(self, req_id: Any, argv: object) -> int:
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):

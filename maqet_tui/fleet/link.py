@@ -24,7 +24,8 @@ BACKOFF_MAX = 30.0
 
 
 class _Pending:
-    def __init__(self) -> None:
+    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.on_event = on_event  # this request's own events (`run`'s output)
         self.done = threading.Event()
         self.msg: dict[str, Any] | None = None
         self.error: HostError | None = None
@@ -56,7 +57,12 @@ class AgentLink:
             while True:
                 msg = self._session.read_message(None)
                 if "event" in msg:
-                    self._on_event(msg)
+                    with self._lock:
+                        own = self._pending.get(msg.get("id"))  # type: ignore[arg-type]
+                    if own is not None and own.on_event is not None:
+                        own.on_event(msg)
+                    else:
+                        self._on_event(msg)
                     continue
                 with self._lock:
                     waiter = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
@@ -79,10 +85,17 @@ class AgentLink:
             w.done.set()
         self._on_close(reason)
 
-    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 60) -> Any:
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 60,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Any:
         """One request from any thread; HostError when the link is (or goes) down or no answer
-        comes within `timeout`, RemoteError for the agent's own refusals."""
-        waiter = _Pending()
+        comes within `timeout`, RemoteError for the agent's own refusals. The events that carry
+        this request's id (`run`'s output) go to `on_event` (on the reader thread)."""
+        waiter = _Pending(on_event)
         with self._lock:
             if self.closed is not None:
                 raise HostError(self.closed)
@@ -133,17 +146,25 @@ class HostWatch:
         self.on_vms = on_vms
         self.on_down = on_down
         self.link: AgentLink | None = None
+        self.retry_in = BACKOFF_MIN
+        """Seconds until the next attempt, as of the latest on_down (for "retrying in N s")."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 60) -> Any:
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 60,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Any:
         link = self.link
         if link is None:
             raise HostError(f"host {self.spec.label}: not connected")
-        return link.call(method, params, timeout)
+        return link.call(method, params, timeout, on_event)
 
     def _event(self, msg: dict[str, Any]) -> None:
         data = msg.get("data")
@@ -180,6 +201,7 @@ class HostWatch:
                 link.close()
             if self._stop.is_set():
                 return
+            self.retry_in = delay
             self.on_down(why[0] if why else "connection lost")
             self._stop.wait(delay)
             delay = min(delay * 2, BACKOFF_MAX)

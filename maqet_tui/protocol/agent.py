@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-PROTOCOL = "1.0"
+PROTOCOL = "1.1"
 """MAJOR.MINOR: a new MINOR only adds (methods, fields, events); a new MAJOR breaks."""
 HELLO = "maqet-tui"
 PROTOCOL_ENV = "MAQET_TUI_AGENT_PROTOCOL"
 """Tests only: makes this process claim another protocol version (to prove a mismatch is
 refused on both sides)."""
 
-METHODS = ("ping", "list", "show", "run", "subscribe")
+METHODS = ("ping", "list", "show", "run", "subscribe", "events")
+"""1.1 added `events` (the TUI's Events pane for a VM on another host)."""
 VERSION_MISMATCH = "version-mismatch"
 FAILED = "failed"
 """A request that failed for a reason the message gives (a MaqetError on the agent's side)."""

@@ -22,6 +22,7 @@ from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.manager import Manager
 from maqet_tui.tui.commands import VMCommands
 from maqet_tui.tui.demo_builder import DemoBuilder
+from maqet_tui.tui.fleet_app import FleetMixin
 from maqet_tui.tui.keys import KeyGate
 from maqet_tui.tui.messages import (
     BootFailed,
@@ -45,8 +46,10 @@ from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.screens.main import LIST_BINDINGS, MainScreen
 from maqet_tui.tui.screens.snapshot_actions import SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
+from maqet_tui.tui.services.fleet_watch import FleetWatch
 from maqet_tui.tui.services.history import StatsHistory
 from maqet_tui.tui.services.log_tail import LogTailer
+from maqet_tui.tui.services.remote_detail import RemoteDetail
 from maqet_tui.tui.services.stats import StatsSampler
 from maqet_tui.tui.services.store_watch import StoreWatcher
 from maqet_tui.tui.services.subscriptions import Subscriptions
@@ -70,7 +73,7 @@ GUEST_KEEPS = frozenset({"quit", "help", "command_palette"})
 FROZEN_ENV = "MAQET_TUI_FROZEN_HOST"
 
 
-class MaqetApp(App[None]):
+class MaqetApp(FleetMixin, App[None]):
     CSS_PATH = Path(__file__).with_name("maqet.tcss")  # absolute: subclasses live elsewhere
     TITLE = "maqet-tui"
     COMMANDS = App.COMMANDS | {VMCommands}
@@ -117,6 +120,8 @@ class MaqetApp(App[None]):
         self.sampler: StatsSampler | None = None
         self.tailer: LogTailer | None = None
         self._main: MainScreen | None = None
+        self.init_fleet()
+        self.remote_detail = RemoteDetail(self.post_message, self.run_worker, self.remote)
         self.keys = KeyGate(self, super().on_event)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -161,6 +166,8 @@ class MaqetApp(App[None]):
         services = [self.watcher, self.tailer] + ([self.sampler] if self.live_stats else [])
         for service in services:
             service.start()
+        self.fleet = FleetWatch(manager.paths, self.post_message)
+        self.fleet.start()
         self.boot_demo_when_ready()
 
     def boot_demo_when_ready(self) -> None:
@@ -182,6 +189,8 @@ class MaqetApp(App[None]):
         services = [s for s in (self.watcher, self.sampler, self.tailer) if s is not None]
         for service in services:
             service.stop()
+        if self.fleet is not None:  # the sessions end; the VMs on the hosts do not
+            self.fleet.stop()
         for service in services:  # short loops: none touches the home after the app is gone
             service.join(1.0)
 
@@ -194,7 +203,12 @@ class MaqetApp(App[None]):
             self.watcher.poke()
 
     def follow(self, vm_id: str | None) -> None:
-        """The selection changed: stream that VM's events and runner log."""
+        """The selection changed: stream that VM's events and runner log (a remote VM's come
+        through its host's agent: RemoteDetail)."""
+        vm = self.vms.get(vm_id) if vm_id else None
+        self.remote_detail.select(vm)
+        if vm is not None and vm.get("host"):
+            vm_id = None  # nothing local to follow
         if self.watcher is not None:
             self.watcher.select(vm_id)
         if self.tailer is not None:
@@ -227,11 +241,12 @@ class MaqetApp(App[None]):
     # -- messages from the services ----------------------------------------------------------
     def on_rows_loaded(self, msg: RowsLoaded) -> None:
         self.loaded = True
-        self._set_vms({str(vm["id"]): vm for vm in msg.rows})
+        self.local_vms = {str(vm["id"]): vm for vm in msg.rows}
+        self.merge_rows()
         self._sync_subscriptions()
 
     def _sync_subscriptions(self) -> None:
-        retry = self.subs.sync(self.vms.values())
+        retry = self.subs.sync(self.local_vms.values())  # remote rows: pushed by their agents
         if retry is not None:
             self.set_timer(retry + 0.05, self._sync_subscriptions)
 
@@ -245,11 +260,12 @@ class MaqetApp(App[None]):
             self.guests = {**self.guests, msg.vm_id: msg.data}
             self.refresh_main()
             return
-        vm = self.vms.get(msg.vm_id)
+        vm = self.local_vms.get(msg.vm_id)
         if msg.topic == "status" and vm is not None:
             changes = {k: msg.data[k] for k in STATUS_FIELDS if k in msg.data}
             if any(vm.get(k) != v for k, v in changes.items()):
-                self._set_vms({**self.vms, msg.vm_id: {**vm, **changes}})
+                self.local_vms = {**self.local_vms, msg.vm_id: {**vm, **changes}}
+                self.merge_rows()
         self.poke_store()  # the runner has recorded (or is recording) an event: fetch it
 
     def on_runner_gone(self, msg: RunnerGone) -> None:

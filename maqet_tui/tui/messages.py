@@ -151,3 +151,27 @@ class DemoFinished(Message):
     vm: VM | None
     created: bool = False
     error: str | None = None
+
+
+@dataclass
+class HostsKnown(Message):
+    """The registered hosts (names, in the store's order), read once at start."""
+
+    names: list[str]
+
+
+@dataclass
+class HostRows(Message):
+    """A host's agent pushed its VM list (rows as `ls --json` gives them there)."""
+
+    host: str
+    rows: list[VM]
+
+
+@dataclass
+class HostDown(Message):
+    """A host could not be reached or its connection was lost; the next try is in `retry_in` s."""
+
+    host: str
+    why: str
+    retry_in: float

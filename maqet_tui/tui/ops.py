@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.protocol import wire as proto
+from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.messages import BulkFinished, OpFinished
 from maqet_tui.tui.services.threads import run_blocking
 
@@ -71,31 +72,37 @@ class Ops:
 
         self.app.run_worker(job(), name=what, group="ops", exit_on_error=False)
 
+    def _call(self, method: str, vm: dict[str, Any], *args: Any) -> Any:
+        """`method` of the backend that owns `vm` (the local Manager or its host's agent), with
+        the id that backend knows the VM by; on a worker thread, never on the UI's."""
+        return getattr(self.app.backend(vm), method)(ident(vm), *args)
+
     def _each(
-        self, verb: str, state: str, vms: list[dict[str, Any]], fn: Callable[..., Any], *args: Any
+        self, verb: str, state: str, vms: list[dict[str, Any]], method: str, *args: Any
     ) -> None:
         if len(vms) > 1:
-            self._bulk(verb, vms, fn, *args)
+            self._bulk(verb, vms, method, *args)
             return
         for vm in vms:
+            where = f" on {vm['host']}" if vm.get("host") else ""
             self.run(
-                f"{verb} {vm['name']}",
-                f"{vm['name']} {state}",
-                fn,
-                vm["id"],
+                f"{verb} {vm['name']}{where}",
+                f"{vm['name']}{where} {state}",
+                self._call,
+                method,
+                vm,
                 *args,
                 vm_ids=[vm["id"]],
             )
 
-    def _bulk(
-        self, verb: str, vms: list[dict[str, Any]], fn: Callable[..., Any], *args: Any
-    ) -> None:
+    def _bulk(self, verb: str, vms: list[dict[str, Any]], method: str, *args: Any) -> None:
         """All of `vms` at once, then one summary (the order of failures is the order given)."""
         ids = [str(vm["id"]) for vm in vms]
 
         async def job() -> None:
             outcomes = await asyncio.gather(
-                *(run_blocking(fn, vm_id, *args) for vm_id in ids), return_exceptions=True
+                *(run_blocking(self._call, method, vm, *args) for vm in vms),
+                return_exceptions=True,
             )
             failures = [
                 (str(vm["name"]), error_text(out))
@@ -108,23 +115,23 @@ class Ops:
         self.app.run_worker(job(), name=f"{verb} {len(vms)} VMs", group="ops", exit_on_error=False)
 
     def start(self, vms: list[dict[str, Any]]) -> None:
-        self._each("start", "is running", vms, self.manager.start)
+        self._each("start", "is running", vms, "start")
 
     def stop(self, vms: list[dict[str, Any]], force: bool) -> None:
         verb = "force stop" if force else "stop"
-        self._each(verb, "is stopped", vms, self.manager.stop, force, STOP_TIMEOUT)
+        self._each(verb, "is stopped", vms, "stop", force, STOP_TIMEOUT)
 
     def pause(self, vms: list[dict[str, Any]]) -> None:
-        self._each("pause", "is paused", vms, self.manager.pause)
+        self._each("pause", "is paused", vms, "pause")
 
     def resume(self, vms: list[dict[str, Any]]) -> None:
-        self._each("resume", "is running", vms, self.manager.resume)
+        self._each("resume", "is running", vms, "resume")
 
     def reset(self, vms: list[dict[str, Any]]) -> None:
-        self._each("reset", "was reset", vms, self.manager.reset)
+        self._each("reset", "was reset", vms, "reset")
 
     def delete(self, vms: list[dict[str, Any]], force: bool) -> None:
-        self._each("delete", "was deleted", vms, self.manager.remove, force)
+        self._each("delete", "was deleted", vms, "remove", force)
 
     def reconcile(self, vm_id: str) -> None:
         """After a runner vanished: let the manager record what happened to it (crashed...)."""

@@ -52,6 +52,7 @@ STATUS_STYLE: dict[str, str] = {
     "stopping": "cyan",
     "stopped": "dim",
     "crashed": "bold red",
+    "unknown": "dim italic",  # a remote VM whose host is out of reach (hostrows.py)
 }
 
 
@@ -98,8 +99,9 @@ def fmt_time(ts: float) -> str:
 
 
 def matches(vm: VM, text: str) -> bool:
-    """The `/` filter: every word must appear in the name, the status or the id."""
-    hay = f"{vm.get('name', '')} {vm.get('status', '')} {vm.get('id', '')}".lower()
+    """The `/` filter: every word must appear in the name, the status, the id or the host."""
+    hay = f"{vm.get('name', '')} {vm.get('status', '')} {vm.get('id', '')} {vm.get('host', '')}"
+    hay = hay.lower()
     return all(word in hay for word in text.lower().split())
 
 

@@ -127,17 +127,31 @@ def test_subscribe_pushes_changes_made_by_others(agent: Pipe, env: Env) -> None:
     assert agent.read() == {"id": 3, "result": "pong"}  # no second copy of the event before it
 
 
+def test_events_of_a_vm_from_an_id_on(agent: Pipe, env: Env) -> None:
+    run_cli(env, "add", "vm1", "--memory", "64", check=True)
+    agent.send({"id": 1, "method": "events", "params": {"name": "vm1"}})
+    first = agent.answer(1)[0]["result"]
+    assert [(e["kind"], e["name"]) for e in first] == [("status", "stopped")]
+    last = first[-1]["id"]
+    agent.send({"id": 2, "method": "events", "params": {"name": "vm1", "after": last}})
+    assert agent.answer(2)[0]["result"] == []
+    agent.send({"id": 3, "method": "events", "params": {"name": "vm1", "after": "x"}})
+    assert agent.answer(3)[0]["error"]["code"] == wire.BAD_REQUEST
+    agent.send({"id": 4, "method": "events", "params": {"name": "nosuch"}})
+    assert agent.answer(4)[0]["error"] == {"code": "failed", "message": "no VM named 'nosuch'"}
+
+
 @pytest.mark.parametrize("side", ["agent", "client"])
 def test_a_major_version_mismatch_is_refused_naming_both(env: Env, side: str) -> None:
     extra = {ap.PROTOCOL_ENV: "2.0"} if side == "agent" else {}
     p = Pipe(env, **extra)
     theirs = ap.hello("test")
-    theirs["protocol"] = "1.0" if side == "agent" else "2.0"
+    theirs["protocol"] = ap.PROTOCOL if side == "agent" else "2.0"
     p.send(theirs)
     assert p.read()["hello"] == "maqet-tui"
     msg = p.read()
     assert msg["error"]["code"] == ap.VERSION_MISMATCH
-    assert "2.0" in msg["error"]["message"] and "1.0" in msg["error"]["message"]
+    assert "2.0" in msg["error"]["message"] and ap.PROTOCOL in msg["error"]["message"]
     assert p.proc.wait(timeout=10) == ap.EXIT_MISMATCH
     assert p.proc.stderr is not None
     err = p.proc.stderr.read().decode()

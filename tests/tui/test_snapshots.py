@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
 from maqet_tui.tui.app import MaqetApp
+from maqet_tui.tui.messages import HostRows, HostsKnown
 from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.screens.vm_form import VMFormScreen
 
@@ -202,5 +203,47 @@ def test_console_full_screen_program(
         screen = log.term.screen
         log.feed(recorded_vi(screen.columns, screen.lines), answer=False)
         await pilot.pause()
+
+    assert snap_compare(make_app(), run_before=run_before)
+
+
+def test_main_screen_with_hosts(
+    snap_compare: Snap,
+    make_app: Callable[..., MaqetApp],
+    manager: Manager,
+    tiny_vm: TinyVM,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The HOST column at 80x24. The rows of host `lab2` are handed to the app as its agent
+    would push them, once the local rows are in (the real ssh path is
+    tests/fleet/test_tui_hosts.py): a frame that does not depend on an sshd's timing."""
+    stable_vms(manager, tiny_vm, ["db", "web-1"])
+    template = manager.get("db")
+    pushed = [
+        {**template, "id": f"0000be{i:02x}", "name": name}
+        for i, name in enumerate(["web-2", "web-10"], 1)
+    ]
+    store.close_db()
+
+    class PushedHost:
+        def __init__(self, _paths: object, post: Callable[[Any], object]) -> None:
+            self.post = post
+            self.watches: dict[str, object] = {}
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr("maqet_tui.tui.app.FleetWatch", PushedHost)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        app = pilot.app
+        assert isinstance(app, MaqetApp)
+        app.post_message(HostsKnown(["lab2"]))
+        app.post_message(HostRows("lab2", pushed))
+        await wait_until(pilot, lambda: len(main_screen(app).table.ids) == 4, "both hosts' rows")
 
     assert snap_compare(make_app(), run_before=run_before)

@@ -52,6 +52,8 @@ class GuestActionsMixin:
         vm = self._selected()
         if vm is None or self.maqet.manager is None:
             return False
+        if vm.get("host"):  # its forwards listen on its host's 127.0.0.1, not on this machine's
+            return False
         if action == "ssh":
             return vm.get("status") == "running" and ssh_port(vm) is not None
         return (vm.get("config") or {}).get("net") in USER_MODES

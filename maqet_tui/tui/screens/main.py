@@ -119,6 +119,7 @@ class MainScreen(
         )
         yield VMTable(id="vms")
         yield Static(id="nomatch")
+        yield Static(id="hostsdown")
         with TabbedContent(id="details"):
             for i, (tab, title) in enumerate(DETAIL_TABS, 1):
                 with TabPane(f"{i} {title}", id=f"tab-{tab}"):
@@ -162,9 +163,11 @@ class MainScreen(
         self._tell_crashes(vms)
         self.marks &= set(vms)
         rows = self.rows()
+        self.table.hosts = bool(self.maqet.hosts)
         self.table.set_guests(self.maqet.guests)
         self.table.show(rows, self.maqet.stats, self.marks)
         self._show_no_match(bool(vms) and not rows)
+        self._show_hosts_down(self.maqet.down_lines())
         if self.want_select and self.table.select_id(self.want_select):
             self.want_select = None
         running = sum(1 for vm in vms.values() if vm.get("status") in QEMU_UP)
@@ -287,6 +290,13 @@ class MainScreen(
         if none:
             note.update(f"no VM matches '{self.filter_text}'  (esc clears the filter)")
         note.set_class(none, "-shown")
+
+    def _show_hosts_down(self, lines: list[str]) -> None:
+        """One line per host out of reach, under the table; nothing at all while none is."""
+        note = self.query_one("#hostsdown", Static)
+        if lines:
+            note.update("\n".join(lines))
+        note.set_class(bool(lines), "-shown")
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 VM = dict[str, Any]
 BULK = frozenset({"start", "stop", "force_stop"})
+LOCAL_ONLY = frozenset({"edit"})
+"""Not offered for a VM on another host (yet): `maqet-tui --host HOST set ...` does it."""
 
 
 def _names(vms: list[VM]) -> str:
@@ -77,7 +79,11 @@ class VMActionsMixin:
         return [vm] if vm is not None else []
 
     def applicable(self, action: str) -> list[VM]:
-        return [vm for vm in self.targets(action) if allowed(action, vm.get("status"))]
+        return [
+            vm
+            for vm in self.targets(action)
+            if allowed(action, vm.get("status")) and not (action in LOCAL_ONLY and vm.get("host"))
+        ]
 
     def run_vm_action(self, vm_id: str, action: str) -> None:
         """From the command palette: act on one named VM, whatever is selected or marked."""
@@ -190,7 +196,13 @@ class VMActionsMixin:
 
     def action_edit_refused(self) -> None:
         vm = self.maqet.vms.get(self.selected_id or "")
-        if vm is not None:
+        if vm is not None and vm.get("host"):
+            self.maqet.notify(
+                f"editing a VM on another host is not available in the TUI yet: "
+                f"maqet-tui --host {vm['host']} set {vm['name']} KEY=VALUE",
+                timeout=6,
+            )
+        elif vm is not None:
             self.maqet.notify(f"{vm['name']} is {vm.get('status')}: stop it to edit", timeout=4)
 
     def _form_done(self, vm: VM | None) -> None:

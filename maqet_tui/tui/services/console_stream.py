@@ -24,9 +24,10 @@ from typing import Any
 from textual.message import Message
 from textual.worker import Worker
 
-from maqet_tui.common.errors import IPCError
+from maqet_tui.common.errors import IPCError, MaqetError
 from maqet_tui.core.ipc_async import AsyncIPCClient
 from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
+from maqet_tui.tui.services import remote_console
 
 Key = tuple[str, str, int | None]  # (vm id, socket path, runner pid): one runner's console
 RunWorker = Callable[..., Worker[None]]
@@ -66,9 +67,15 @@ class Batcher:
 
 
 class ConsoleStream:
-    def __init__(self, post: Callable[[Message], object], run_worker: RunWorker) -> None:
+    def __init__(
+        self,
+        post: Callable[[Message], object],
+        run_worker: RunWorker,
+        remote_argv: remote_console.RemoteArgv | None = None,
+    ) -> None:
         self._post = post
         self._run_worker = run_worker
+        self._remote_argv = remote_argv
         self.key: Key | None = None
         self.generation = 0
         self.connected = False
@@ -123,6 +130,9 @@ class ConsoleStream:
 
     async def _run(self, generation: int, key: Key, outbox: asyncio.Queue[str]) -> None:
         vm_id, path, _pid = key
+        if path.startswith(remote_console.PREFIX):
+            await self._run_remote(generation, vm_id, outbox)
+            return
         reason = "the runner closed the connection"
         try:
             client = await AsyncIPCClient.connect(path)
@@ -150,6 +160,21 @@ class ConsoleStream:
                         await sender
         except IPCError as exc:
             reason = str(exc)
+        self._post(ConsoleClosed(vm_id, generation, reason))
+
+    async def _run_remote(self, generation: int, vm_id: str, outbox: asyncio.Queue[str]) -> None:
+        batch = Batcher(lambda text: self._post(ConsoleOutput(vm_id, generation, text, False)))
+        try:
+            if self._remote_argv is None:
+                raise MaqetError("no console for VMs on other hosts here")
+            argv = self._remote_argv(vm_id)
+            reason = await remote_console.run_remote(
+                argv, vm_id, generation, outbox, self._post, batch.add
+            )
+        except (MaqetError, OSError) as exc:
+            reason = str(exc)
+        finally:
+            batch.flush()
         self._post(ConsoleClosed(vm_id, generation, reason))
 
     async def _send_loop(

@@ -18,9 +18,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
+from maqet_tui.common.errors import MaqetError
 from maqet_tui.common.vmstate import LIVE
+from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
 from maqet_tui.tui.services.console_stream import ConsoleStream, Key
+from maqet_tui.tui.services.remote_console import PREFIX
 from maqet_tui.tui.services.threads import run_blocking
 from maqet_tui.tui.widgets.console_log import ConsoleLog
 from maqet_tui.tui.widgets.history_input import HistoryInput
@@ -35,8 +38,13 @@ PROMPT_HINT = "a line for the guest; enter sends it, ↑↓ history"
 
 
 def console_key(vm: VM | None) -> Key | None:
-    """Which runner's console to show: only a live runner that has a socket has one."""
-    if vm is None or vm.get("status") not in LIVE or not vm.get("socket_path"):
+    """Which runner's console to show: only a live runner that has a socket has one (on another
+    host: reached through ssh, `ssh:HOST`)."""
+    if vm is None or vm.get("status") not in LIVE:
+        return None
+    if vm.get("host"):
+        return (str(vm["id"]), f"{PREFIX}{vm['host']}", vm.get("remote_runner_pid"))
+    if not vm.get("socket_path"):
         return None
     return (str(vm["id"]), str(vm["socket_path"]), vm.get("runner_pid"))
 
@@ -64,7 +72,7 @@ class ConsolePane(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.vm: VM | None = None
-        self.stream = ConsoleStream(self.post_message, self.run_worker)
+        self.stream = ConsoleStream(self.post_message, self.run_worker, self._remote_argv)
         self._shown: Key | None = None  # the runner whose output the log holds
 
     def compose(self) -> ComposeResult:
@@ -97,21 +105,37 @@ class ConsolePane(Vertical):
             log.reset()
             self._shown = None
             if vm is not None and vm.get("status") not in LIVE:
-                self.run_worker(self._last_run(str(vm["id"])), group="console-history")
+                self.run_worker(self._last_run(vm), group="console-history")
         key = console_key(vm)
         if self.stream.follow(key) or key is None:
             log.connected = False
         self._show_status()
 
-    async def _last_run(self, vm_id: str) -> None:
+    def _remote_argv(self, vm_id: str) -> list[str]:
         app = cast("MaqetApp", self.app)
-        if app.manager is None:
+        vm = app.vms.get(vm_id)
+        if vm is None or app.fleet is None or not vm.get("host"):
+            raise MaqetError("that VM is gone from the list")
+        return app.fleet.console_argv(str(vm["host"]), ident(vm))
+
+    def _serial_tail(self, vm: VM) -> str:
+        """On a worker thread: the end of the serial log, here or on the VM's host."""
+        app = cast("MaqetApp", self.app)
+        if vm.get("host"):
+            text = app.remote(vm).log(ident(vm), serial=True)[-HISTORY_BYTES:]
+            return text.split("\n", 1)[1] if len(text) >= HISTORY_BYTES and "\n" in text else text
+        return read_tail(app.require_manager().paths.serial_log(str(vm["id"])))
+
+    async def _last_run(self, vm: VM) -> None:
+        vm_id = str(vm["id"])
+        try:
+            text = await run_blocking(self._serial_tail, vm)
+        except MaqetError:
             return
-        text = await run_blocking(read_tail, app.manager.paths.serial_log(vm_id))
-        vm = self.vm
-        if text and vm is not None and vm["id"] == vm_id and console_key(vm) is None:
+        shown = self.vm
+        if text and shown is not None and shown["id"] == vm_id and console_key(shown) is None:
             self.log_widget.feed(text, answer=False)
-            self.log_widget.note(f"── the end of {vm['name']}'s last run (its serial log) ──")
+            self.log_widget.note(f"── the end of {shown['name']}'s last run (its serial log) ──")
 
     def _show_status(self) -> None:
         status = self.query_one("#console-status", Static)

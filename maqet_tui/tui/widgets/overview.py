@@ -117,8 +117,17 @@ def render_overview(
     grid.add_row("status", line)
     if vm.get("last_error"):
         grid.add_row(Text("last error", style="bold red"), Text(str(vm["last_error"]), "red"))
-    grid.add_row("pids", f"qemu {_dash(vm.get('qemu_pid'))} · runner {_dash(vm.get('runner_pid'))}")
-    grid.add_row("socket", _dash(vm.get("socket_path")))
+    if vm.get("host"):  # pids and socket are the host's (hostrows.py moved them aside)
+        grid.add_row("host", f"{vm['host']}  (id there {vm.get('remote_id')})")
+        pids = (
+            f"qemu {_dash(vm.get('remote_qemu_pid'))} · runner {_dash(vm.get('remote_runner_pid'))}"
+        )
+        grid.add_row("pids", pids + f"  (on {vm['host']})")
+        grid.add_row("socket", _dash(vm.get("remote_socket_path")))
+    else:
+        pids = f"qemu {_dash(vm.get('qemu_pid'))} · runner {_dash(vm.get('runner_pid'))}"
+        grid.add_row("pids", pids)
+        grid.add_row("socket", _dash(vm.get("socket_path")))
     if cfg.get("net"):
         grid.add_row("network", network_text(vm))
         grid.add_row("forwards", forwards_text(cfg.get("forwards") or []))

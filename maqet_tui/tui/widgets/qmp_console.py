@@ -25,6 +25,7 @@ from textual.widgets import Input, Label, RichLog
 
 from maqet_tui.common.paths import Paths
 from maqet_tui.common.vmstate import LIVE, QEMU_UP
+from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.services.threads import run_blocking
@@ -176,17 +177,17 @@ class QMPConsole(Vertical):
         )
         if vm is None or not live:
             return
-        key = (str(vm["id"]), vm.get("runner_pid"))
+        key = (str(vm["id"]), vm.get("runner_pid") or vm.get("remote_runner_pid"))
         if key != self._commands_for:
             self._commands_for = key
             self.run_worker(
-                self._fetch_commands(key[0]), group="qmp-cmds", exclusive=True, exit_on_error=False
+                self._fetch_commands(vm), group="qmp-cmds", exclusive=True, exit_on_error=False
             )
 
-    async def _fetch_commands(self, vm_id: str) -> None:
+    async def _fetch_commands(self, vm: VM) -> None:
         app = cast("MaqetApp", self.app)
         try:
-            result = await run_blocking(app.require_manager().qmp, vm_id, "query-commands")
+            result = await run_blocking(lambda: app.backend(vm).qmp(ident(vm), "query-commands"))
         except Exception:
             self._commands_for = None  # try again next time the VM is shown
             return
@@ -246,7 +247,7 @@ class QMPConsole(Vertical):
         app = cast("MaqetApp", self.app)
         try:
             result = await run_blocking(
-                app.require_manager().qmp, vm["id"], command, args, QMP_TIMEOUT
+                lambda: app.backend(vm).qmp(ident(vm), command, args, QMP_TIMEOUT)
             )
         except Exception as exc:
             self.write(Text(f"✗ {error_text(exc)}", style="bold red"), vm)

@@ -20,6 +20,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from maqet_tui.common.vmstate import QEMU_UP, SETTLED
 from maqet_tui.core.snapshots import list_snapshots, snapshot
+from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.services.threads import run_blocking
 from maqet_tui.tui.vmview import fmt_bytes
@@ -140,9 +141,23 @@ class SnapshotPane(Vertical):
             self.run_worker(load, group="snap-list", exclusive=True)  # type: ignore[arg-type]
         self._redraw()
 
+    def _list(self, vm: VM) -> list[dict[str, Any]]:
+        """On a worker thread: through the VM's host's agent for a remote VM."""
+        if vm.get("host"):
+            return self.app_.remote(vm).snapshots(ident(vm))
+        return list_snapshots(self.app_.require_manager(), str(vm["id"]))
+
+    def _change(self, vm: VM, action: str, tag: str) -> dict[str, Any]:
+        if vm.get("host"):
+            return self.app_.remote(vm).snapshot(ident(vm), action, tag)
+        return snapshot(self.app_.require_manager(), str(vm["id"]), action, tag)
+
     async def _load(self, vm_id: str) -> None:
         try:
-            snaps = await run_blocking(list_snapshots, self.app_.require_manager(), vm_id)
+            vm = self.vm if self._is_shown(vm_id) else None
+            if vm is None:
+                return
+            snaps = await run_blocking(self._list, vm)
         except Exception as exc:
             if self._is_shown(vm_id):
                 self.snapshots, self.error = None, error_text(exc)
@@ -205,11 +220,12 @@ class SnapshotPane(Vertical):
             return
         self.busy = f"{VERBS[action]} snapshot {tag} of {vm['name']}"
         self._redraw()
-        self.run_worker(self._op(str(vm["id"]), str(vm["name"]), action, tag), group="snap-op")
+        self.run_worker(self._op(vm, action, tag), group="snap-op")
 
-    async def _op(self, vm_id: str, name: str, action: str, tag: str) -> None:
+    async def _op(self, vm: VM, action: str, tag: str) -> None:
+        vm_id, name = str(vm["id"]), str(vm["name"])
         try:
-            result = await run_blocking(snapshot, self.app_.require_manager(), vm_id, action, tag)
+            result = await run_blocking(self._change, vm, action, tag)
         except Exception as exc:
             self.app.notify(
                 f"snapshot {action} {tag} on {name} failed: {error_text(exc)}",

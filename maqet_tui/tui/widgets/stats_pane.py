@@ -69,6 +69,8 @@ class StatsPane(VerticalScroll):
         self.points = len(samples)
         if vm is None:
             status = "no VM selected"
+        elif vm.get("host"):  # samples come from the runner's socket, which is on that host
+            status = f"{vm['name']} is on {vm['host']}: Stats are not available for remote VMs yet"
         elif vm.get("status") not in LIVE:
             status = f"{vm['name']} is {vm.get('status')}: no samples"
         elif not samples:

@@ -60,6 +60,10 @@ SSH_WIDTH = 5
 IP = ("ip", "GUEST IP")
 IP_WIDTH = 15
 Guests = Mapping[str, Mapping[str, Any]]
+# Which host a VM is on (after NAME), only once a host is registered: a table of one machine's
+# VMs keeps its layout.
+HOST = ("host", "HOST")
+HOST_WIDTH = 10
 
 
 def wide(table_width: int) -> bool:
@@ -73,14 +77,16 @@ class Extras:
     ssh: bool = False
     ip: bool = False
     trend: bool = False
+    host: bool = False  # placed after NAME, not with the others after UPTIME
 
     @classmethod
-    def of(cls, table_width: int, vms: list[VM], guests: Guests) -> Extras:
+    def of(cls, table_width: int, vms: list[VM], guests: Guests, hosts: bool = False) -> Extras:
         is_wide = wide(table_width)
         return cls(
             ssh=any(ssh_port(vm) is not None for vm in vms),
             ip=is_wide and any(guest_ip(guests.get(str(vm["id"]))) for vm in vms),
             trend=is_wide,
+            host=hosts,
         )
 
     @property
@@ -97,6 +103,7 @@ class Extras:
             (SSH_WIDTH + 2 if self.ssh else 0)
             + (IP_WIDTH + 2 if self.ip else 0)
             + (TREND_WIDTH + 2 if self.trend else 0)
+            + (HOST_WIDTH + 2 if self.host else 0)
         )
 
 
@@ -177,10 +184,12 @@ class VMTable(DataTable[Text]):
         self._extras = Extras()
         self._trends: dict[str, str] = {}
         self._guests: Guests = {}
+        self.hosts = False  # set by the screen: show the HOST column
 
     @property
     def columns_shown(self) -> tuple[tuple[str, str], ...]:
-        return (*COLUMNS, *self._extras.columns)
+        cols = (*COLUMNS[:2], HOST, *COLUMNS[2:]) if self._extras.host else COLUMNS
+        return (*cols, *self._extras.columns)
 
     def set_guests(self, guests: Guests) -> None:
         """What each VM's guest agent reports (the IP column), shown by the next `show`."""
@@ -216,7 +225,7 @@ class VMTable(DataTable[Text]):
         self._last = (vms, stats, set(marks))
         now = time.time()
         ids = [str(vm["id"]) for vm in vms]
-        extras = Extras.of(self.size.width, vms, self._guests)
+        extras = Extras.of(self.size.width, vms, self._guests, self.hosts)
         width = name_width(self.size.width, extras) if self.size.width else NAME_MAX
         if ids != self._ids or width != self._name_width or extras != self._extras:
             self._name_width = width
@@ -255,11 +264,15 @@ class VMTable(DataTable[Text]):
 
     def _row(self, vm: VM, stats: Stats, marks: set[str], now: float, width: int) -> list[Text]:
         extra = extra_cells(vm, self._extras, self._guests.get(str(vm["id"])))
-        return row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm), extra)
+        cells = row_cells(vm, stats, vm["id"] in marks, now, width, self._trend(vm), extra)
+        if self._extras.host:
+            host = str(vm.get("host") or "local")
+            cells.insert(2, Text(fit_name(host, HOST_WIDTH), style="" if vm.get("host") else "dim"))
+        return cells
 
     def on_resize(self, _event: events.Resize) -> None:
         if self._last is not None:
-            extras = Extras.of(self.size.width, self._last[0], self._guests)
+            extras = Extras.of(self.size.width, self._last[0], self._guests, self.hosts)
             if name_width(self.size.width, extras) != self._name_width or extras != self._extras:
                 self.show(*self._last)
         self.call_after_refresh(self.keep_cursor_visible)

@@ -1,0 +1,100 @@
+"""The app's side of the other hosts: their rows merged with the local ones, which hosts are
+down, and which backend (the local Manager or a host's RemoteVMs) acts on a given row.
+
+The local rows come from the store watcher, each host's from its agent's pushes; the table sees
+one dict of rows (`vms`), rebuilt from both on every change of either.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from maqet_tui.common.errors import MaqetError
+from maqet_tui.tui import hostrows
+from maqet_tui.tui.messages import HostDown, HostRows, HostsKnown
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from maqet_tui.core.manager import Manager
+    from maqet_tui.fleet.remote_vms import RemoteVMs
+    from maqet_tui.tui.services.fleet_watch import FleetWatch
+    from maqet_tui.tui.services.remote_detail import RemoteDetail
+
+    _Base = App[None]
+else:
+    _Base = object
+
+VM = dict[str, Any]
+
+
+class FleetMixin(_Base):
+    fleet: FleetWatch | None
+    hosts: list[str]
+    local_vms: dict[str, VM]
+    remote_vms: dict[str, dict[str, VM]]
+    hosts_down: dict[str, tuple[str, float]]
+    """host -> (why, time.monotonic() of the next try)."""
+    remote_detail: RemoteDetail
+
+    if TYPE_CHECKING:
+
+        def _set_vms(self, vms: dict[str, VM]) -> None: ...
+
+        def require_manager(self) -> Manager: ...
+
+        def refresh_main(self) -> None: ...
+
+    def init_fleet(self) -> None:
+        self.fleet = None
+        self.hosts = []
+        self.local_vms = {}
+        self.remote_vms = {}
+        self.hosts_down = {}
+
+    def merge_rows(self) -> None:
+        merged = dict(self.local_vms)
+        for host in self.hosts:
+            merged.update(self.remote_vms.get(host, {}))
+        self._set_vms(merged)
+
+    def backend(self, vm: VM) -> Manager | RemoteVMs:
+        """What acts on `vm`: this machine's Manager, or its host's agent session."""
+        return self.require_manager() if hostrows.host_of(vm) is None else self.remote(vm)
+
+    def remote(self, vm: VM) -> RemoteVMs:
+        host = hostrows.host_of(vm)
+        if host is None or self.fleet is None or host not in self.fleet.watches:
+            raise MaqetError(f"{vm.get('name')} is not a VM of a registered host")
+        return self.fleet.backend(host)
+
+    def down_lines(self) -> list[str]:
+        now = time.monotonic()
+        return [
+            hostrows.down_line(host, why, at - now)
+            for host, (why, at) in sorted(self.hosts_down.items())
+        ]
+
+    def on_hosts_known(self, msg: HostsKnown) -> None:
+        self.hosts = list(msg.names)
+        if self.hosts:
+            self.set_interval(1.0, self._tick_down)  # the "retrying in N s" countdown
+        self.merge_rows()
+
+    def _tick_down(self) -> None:
+        if self.hosts_down:
+            self.refresh_main()
+
+    def on_host_rows(self, msg: HostRows) -> None:
+        self.hosts_down.pop(msg.host, None)
+        self.remote_vms[msg.host] = {
+            vm["id"]: vm for vm in (hostrows.remote_row(msg.host, r) for r in msg.rows)
+        }
+        self.merge_rows()
+        self.remote_detail.pushed(msg.host)
+
+    def on_host_down(self, msg: HostDown) -> None:
+        self.hosts_down[msg.host] = (msg.why, time.monotonic() + msg.retry_in)
+        self.remote_vms[msg.host] = hostrows.lost(self.remote_vms.get(msg.host, {}))
+        self.merge_rows()
