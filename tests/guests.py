@@ -75,14 +75,18 @@ class Guests:
         # `ssh a` run at once after `start`: it waits for the sshd by itself (test_image_ssh)
         self.first_ssh: subprocess.CompletedProcess[str] | None = None
 
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """`maqet-tui ARGS` on the pair's home, as a user would run it."""
+    def cli(
+        self, *args: str, timeout: float = 120, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`maqet-tui ARGS` on the pair's home, as a user would run it (`stdin`: what it reads)."""
         return subprocess.run(
             [sys.executable, "-m", "maqet_tui", *args],
             capture_output=True,
             text=True,
             timeout=timeout,
             env=self.vars,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
         )
 
     def show(self, name: str) -> dict[str, Any]:

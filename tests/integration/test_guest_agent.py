@@ -63,6 +63,11 @@ def test_exec_passes_output_and_exit_status_through(debian_guests: Guests) -> No
     assert r.stdout == "a\n" == f"{g.guest('a')['hostname']}\n"
     r = g.cli("exec", "a", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
     assert (r.returncode, r.stdout, r.stderr) == (3, "out\n", "err\n")
+    # --stdin: what `exec` reads is the command's input; without it nothing is read.
+    r = g.cli("exec", "a", "--stdin", "--", "tr", "a-z", "A-Z", stdin="from stdin\n")
+    assert (r.returncode, r.stdout) == (0, "FROM STDIN\n"), r.stderr
+    r = g.cli("exec", "a", "--", "cat", stdin="never read\n")
+    assert (r.returncode, r.stdout) == (0, ""), r.stderr
     r = g.cli("exec", "a", "--", "no-such-program")
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.startswith("error: cannot run 'no-such-program' in 'a': ")

@@ -3,6 +3,7 @@ program in the guest is drawn in the Console pane and left again from the keyboa
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from maqet_tui.core.demo import ensure_demo
 from maqet_tui.core.manager import Manager
+from tests.guests import Guests
 from tests.helpers import Env, wait_for
 
 BOOT = 60.0
@@ -91,3 +93,33 @@ def test_vi_full_screen_in_the_console_pane_and_back(
     wait_for(lambda: not tmux.alive(), timeout=30, what="the app to quit")
     assert manager.get("demo")["status"] == "running"  # quitting never stops a VM
     manager.stop("demo", force=True)
+
+
+def test_x_hands_the_terminal_to_ssh_and_takes_it_back(
+    debian_guests: Guests, env: Env, tmux: Tmux
+) -> None:
+    """`x` on a running guest: the app steps aside, `maqet-tui ssh` runs in the same terminal
+    (a real shell in the guest, its output on the screen), and `exit` brings the app back."""
+    keep = ("HOME", "PATH", "MAQET_TUI_HOME", "MAQET_TUI_RUNTIME_DIR", "MAQET_TUI_IMAGES")
+    env_words = [f"{k}={v}" for k, v in debian_guests.vars.items() if k in keep]
+    tmux.run(
+        "new-session", "-d", "-s", "t", "-x", "80", "-y", "24",
+        shlex.join(["env", *env_words, sys.executable, "-m", "maqet_tui"]),
+    )  # fmt: skip
+    wait_for(lambda: "running" in tmux.screen(), timeout=30, what="the guest listed, running")
+    # `a` is the pair's VM that always runs; put the cursor on it whatever else is listed.
+    wait_for(lambda: "SSH" in tmux.screen(), timeout=30, what="x offered for the running guest")
+    tmux.keys("g")
+    tmux.keys("x")
+    wait_for(lambda: "debian@a:" in tmux.screen(), timeout=120, what="a shell in the guest")
+    tmux.keys("echo TUI-$((6*7))", literal=True)
+    tmux.keys("Enter")
+    wait_for(lambda: "TUI-42" in tmux.screen(), timeout=30, what="the guest's shell answering")
+    tmux.keys("exit", literal=True)
+    tmux.keys("Enter")
+    wait_for(lambda: "NAME" in tmux.screen() and "STATUS" in tmux.screen(), 30, "the app back")
+    assert "TUI-42" not in tmux.screen()  # the app redrew the whole screen over the session
+    assert tmux.alive()
+    tmux.keys("q")
+    wait_for(lambda: not tmux.alive(), timeout=30, what="the app to quit")
+    assert debian_guests.show("a")["status"] == "running"
