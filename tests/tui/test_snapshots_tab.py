@@ -28,6 +28,8 @@ from .conftest import (
 MakeApp = Callable[..., MaqetApp]
 TinyVM = Callable[..., dict[str, Any]]
 SNAP_KEYS = {"snapshot_take", "snapshot_revert", "snapshot_delete"}
+# A QEMU snapshot job saving or loading RAM under TCG: a second alone, far longer on a loaded host.
+JOB = 90.0
 
 
 def tags(app: MaqetApp) -> list[str]:
@@ -106,7 +108,7 @@ async def test_online_snapshot_and_revert(make_app: MakeApp, manager: Manager) -
         await pilot.press("t")
         await wait_until(pilot, lambda: isinstance(app.screen, SnapshotTagScreen), "tag dialog")
         await pilot.press(*"live", "enter")
-        await wait_until(pilot, lambda: tags(app) == ["live"], "the live snapshot", 30)
+        await wait_until(pilot, lambda: tags(app) == ["live"], "the live snapshot", JOB)
         snap = snapshot_pane(app).snapshots or [{}]
         assert int(snap[0]["vm_state_size"]) > 0  # RAM was saved: an online snapshot
 
@@ -115,7 +117,9 @@ async def test_online_snapshot_and_revert(make_app: MakeApp, manager: Manager) -
         assert "jumps back in time" in static_text(app.screen.query_one(".dialog-body"))
         await pilot.press("y")
         # Not `not busy`: that holds too before the confirmation's callback has started the op.
-        await wait_until(pilot, lambda: "s reverted to snapshot live" in notes(app), "reverted", 30)
+        await wait_until(
+            pilot, lambda: "s reverted to snapshot live" in notes(app), "reverted", JOB
+        )
         await wait_until(pilot, lambda: not snapshot_pane(app).busy, "idle again")
         await wait_until(pilot, lambda: status_cell(app, "s") == "running", "running again")
 
