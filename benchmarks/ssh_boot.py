@@ -41,8 +41,10 @@ def _banner(port: int) -> bool:
         return False
 
 
-def _wait_banner(port: int, t0: float) -> float:
+def _wait_banner(port: int, t0: float, proc: subprocess.Popen[bytes] | None = None) -> float:
     while not _banner(port):
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the bare QEMU exited ({proc.returncode}) before its SSH banner")
         if time.perf_counter() - t0 > DEADLINE:
             raise RuntimeError(f"no SSH banner on port {port} within {DEADLINE:g} s")
         time.sleep(0.05)
@@ -96,10 +98,12 @@ class Pair:
         cfg = VMConfig.from_dict(vm["config"])  # type: ignore[arg-type]
         port = cfg.forwards[0]["host_port"]
         qmp = self.env.sock("sb")
+        qga = self.env.sock("sg")
         serial = self.home / f"{vm['id']}.serial"
-        swap = {
+        swap = {  # the runner's inherited fds, as sockets and a file a bare QEMU makes itself
             "socket,id=maqet-qmp,": f"socket,id=maqet-qmp,path={qmp},server=on,wait=off",
             "socket,id=maqet-serial,": f"file,id=maqet-serial,path={serial}",
+            "socket,id=maqet-qga,": f"socket,id=maqet-qga,path={qga},server=on,wait=off",
         }
         argv = [
             next((new for old, new in swap.items() if a.startswith(old)), a)
@@ -108,7 +112,7 @@ class Pair:
         t0 = time.perf_counter()
         proc = spawn_bare(self.env, argv)
         try:
-            return _wait_banner(port, t0)
+            return _wait_banner(port, t0, proc)
         finally:
             proc.kill()
             proc.wait()
