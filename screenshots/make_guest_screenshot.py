@@ -11,6 +11,7 @@ a throw-away home and runtime directory; both are stopped before it exits, whate
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,9 @@ def cli(*args: str) -> None:
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent).resolve()
+    # The image ./scripts/test builds, not the throw-away home's (empty) images directory.
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ.setdefault("MAQET_TUI_IMAGES", str(cache / "maqet-tui" / "images"))
     with throwaway_home() as manager:
         for name in GUESTS:
             cli("add", name, "--image", "debian-12", "--net", "isolated", "--accel", "tcg")
