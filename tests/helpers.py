@@ -55,6 +55,22 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
+def serving(home: Path, marker: bytes) -> list[int]:
+    """The processes whose argv contains `marker` (NUL-separated words) and that serve `home`
+    (by their MAQET_TUI_HOME): an agent, a console run over ssh..."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if marker in cmd and str(home) in runtime_of(int(entry)):
+                found.append(int(entry))
+    return found
+
+
 def runtime_of(pid: int) -> set[str]:
     """The runtime dir and home a runner or QEMU was started for: they inherit
     MAQET_TUI_RUNTIME_DIR and MAQET_TUI_HOME, which tell this test's processes apart from anybody

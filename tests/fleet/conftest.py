@@ -3,7 +3,6 @@ that is this machine seen through it, with its own home and runtime directory.""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,23 +14,13 @@ from maqet_tui.core.manager import Manager
 from maqet_tui.fleet import registry
 from maqet_tui.fleet.ssh import close_master
 from maqet_tui.store import models as store
-from tests.helpers import Env, check_no_leaks, make_env, remove_env, run_cli, runtime_of, wait_for
+from tests.helpers import Env, check_no_leaks, make_env, remove_env, run_cli, serving, wait_for
 from tests.sshd import Sshd, remote_command
 
 
 def agents(remote: Env) -> list[int]:
     """The `agent --stdio` processes serving `remote`'s home."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if b"agent\0--stdio" in cmd and str(remote.home) in runtime_of(int(entry)):
-                found.append(int(entry))
-    return found
+    return serving(remote.home, b"agent\0--stdio")
 
 
 @pytest.fixture(scope="module")

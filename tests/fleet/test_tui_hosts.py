@@ -17,7 +17,7 @@ from maqet_tui.tui.widgets.log_view import LogView
 from maqet_tui.tui.widgets.vm_table import VMTable
 from tests.fleet.conftest import Lab
 from tests.fleet.test_remote import echo_kernel
-from tests.helpers import Env, run_cli, runtime_of, ssh_processes, wait_for
+from tests.helpers import Env, run_cli, serving, ssh_processes, wait_for
 from tests.tui.conftest import (
     console_log,
     current_screen,
@@ -148,17 +148,7 @@ async def test_an_unreachable_host_shows_as_down_and_the_local_vms_still_work(en
 
 def remote_consoles(lab: Lab) -> list[int]:
     """`console` processes serving `lab`'s home (what the Console pane runs there over ssh)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if b"\0console\0" in cmd and str(lab.remote.home) in runtime_of(int(entry)):
-                found.append(int(entry))
-    return found
+    return serving(lab.remote.home, b"\0console\0")
 
 
 async def test_the_panes_of_a_remote_vm(lab: Lab) -> None:
