@@ -10,7 +10,8 @@ import asyncio
 import io
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Input, RichLog, Static
 from textual.widgets._footer import FooterKey
 
+from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.main import MainScreen
@@ -48,6 +50,30 @@ def make_app(env: Env) -> Iterator[Callable[..., MaqetApp]]:
 
     yield make
     store.close_db()
+
+
+RunningApp = Callable[..., AbstractAsyncContextManager[tuple[MaqetApp, Pilot[Any]]]]
+
+
+@pytest.fixture
+def running_app(
+    make_app: Callable[..., MaqetApp], tiny_vm: Callable[..., dict[str, Any]], manager: Manager
+) -> RunningApp:
+    """`async with running_app() as (app, pilot)`: a tiny VM `vm1` started, the app open on it
+    at 80x24, and its row saying `running` (the start of most tests of a live VM)."""
+
+    @asynccontextmanager
+    async def run(
+        name: str = "vm1", size: tuple[int, int] = (80, 24)
+    ) -> AsyncIterator[tuple[MaqetApp, Pilot[Any]]]:
+        tiny_vm(name)
+        manager.start(name)
+        app = make_app()
+        async with app.run_test(size=size) as pilot:
+            await wait_until(pilot, lambda: status_cell(app, name) == "running", f"{name} running")
+            yield app, pilot
+
+    return run
 
 
 async def wait_until(

@@ -20,6 +20,7 @@ from maqet_tui.tui.widgets.event_log import EventLog
 from maqet_tui.tui.widgets.qmp_console import QMPInput
 
 from .conftest import (
+    RunningApp,
     cli,
     current_screen,
     footer_actions,
@@ -63,12 +64,8 @@ async def test_start_from_keyboard_then_pause_from_cli(make_app: MakeApp, tiny_v
         await wait_until(pilot, lambda: "paused" in log_text(events), "pause in the events pane")
 
 
-async def test_qmp_pane(make_app: MakeApp, tiny_vm: TinyVM, manager: Manager) -> None:
-    tiny_vm("vm1")
-    manager.start("vm1")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "vm1 running")
+async def test_qmp_pane(running_app: RunningApp) -> None:
+    async with running_app() as (app, pilot):
         await pilot.press("2", "enter")  # QMP tab, focus its input
         qmp_log = main_screen(app).query_one("#qmp-log", RichLog)
         await pilot.press(*"query-status", "enter")
@@ -175,12 +172,8 @@ async def test_filter_narrows_the_list(make_app: MakeApp, tiny_vm: TinyVM) -> No
         await wait_until(pilot, lambda: len(table_names(app)) == 4, "filter cleared")
 
 
-async def test_footer_follows_status(make_app: MakeApp, tiny_vm: TinyVM, manager: Manager) -> None:
-    tiny_vm("vm1")
-    manager.start("vm1")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "vm1 running")
+async def test_footer_follows_status(running_app: RunningApp) -> None:
+    async with running_app() as (app, pilot):
         await wait_until(pilot, lambda: "stop" in footer_actions(app), "footer updated")
         shown = footer_actions(app)
         assert {"stop", "pause"} <= shown

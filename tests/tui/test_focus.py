@@ -19,7 +19,15 @@ from maqet_tui.tui.widgets.console_pane import ConsoleInput
 from maqet_tui.tui.widgets.qmp_console import QMPInput
 from maqet_tui.tui.widgets.vm_table import VMTable
 
-from .conftest import current_screen, focused, log_text, main_screen, status_cell, wait_until
+from .conftest import (
+    RunningApp,
+    current_screen,
+    focused,
+    log_text,
+    main_screen,
+    status_cell,
+    wait_until,
+)
 
 MakeApp = Callable[..., MaqetApp]
 TinyVM = Callable[..., dict[str, Any]]
@@ -35,14 +43,8 @@ def burst(pilot: Pilot[Any], *keys: str) -> None:
         driver.send_message(events.Key(key, CHARS.get(key, key if len(key) == 1 else None)))
 
 
-async def test_the_qmp_prompt_takes_what_is_typed_after_2(
-    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
-) -> None:
-    tiny_vm("vm1")
-    manager.start("vm1")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "vm1 running")
+async def test_the_qmp_prompt_takes_what_is_typed_after_2(running_app: RunningApp) -> None:
+    async with running_app() as (app, pilot):
         burst(pilot, "2", *"query-status", "enter")
         log = main_screen(app).query_one("#qmp-log", RichLog)
         await wait_until(pilot, lambda: '"running"' in log_text(log), "the answer")
@@ -55,14 +57,8 @@ async def test_the_qmp_prompt_takes_what_is_typed_after_2(
         assert isinstance(focused(app), QMPInput)
 
 
-async def test_the_console_prompt_takes_what_is_typed_after_5(
-    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
-) -> None:
-    tiny_vm("vm1")
-    manager.start("vm1")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "vm1 running")
+async def test_the_console_prompt_takes_what_is_typed_after_5(running_app: RunningApp) -> None:
+    async with running_app() as (app, pilot):
         burst(pilot, "5", *"echo hi")
         box = main_screen(app).query_one(ConsoleInput)
         await wait_until(pilot, lambda: box.value == "echo hi", "the line typed")
@@ -88,14 +84,8 @@ async def test_a_stopped_vm_keeps_the_keys_on_the_list(
         manager.stop("vm1", force=True)
 
 
-async def test_a_click_on_the_qmp_tab_focuses_its_prompt(
-    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
-) -> None:
-    tiny_vm("vm1")
-    manager.start("vm1")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "listed")
+async def test_a_click_on_the_qmp_tab_focuses_its_prompt(running_app: RunningApp) -> None:
+    async with running_app() as (app, pilot):
         await pilot.click("#--content-tab-tab-qmp")
         await wait_until(pilot, lambda: isinstance(focused(app), QMPInput), "the QMP prompt")
 

@@ -9,7 +9,6 @@ from typing import Any
 from textual.widgets import RichLog
 
 from maqet_tui.common.paths import Paths
-from maqet_tui.core.manager import Manager
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.widgets.history_input import HISTORY
@@ -17,7 +16,15 @@ from maqet_tui.tui.widgets.qmp_console import QMPInput
 from maqet_tui.tui.widgets.vm_table import VMTable
 from tests.helpers import Env
 
-from .conftest import focused, log_text, main_screen, select, status_cell, wait_until
+from .conftest import (
+    RunningApp,
+    focused,
+    log_text,
+    main_screen,
+    select,
+    status_cell,
+    wait_until,
+)
 
 MakeApp = Callable[..., MaqetApp]
 TinyVM = Callable[..., dict[str, Any]]
@@ -56,14 +63,8 @@ async def test_a_separator_only_where_the_transcript_changes_vm(
         assert transcript(app)[5] == "── vm1 ──"
 
 
-async def test_hmp_text_and_the_commands_that_ask(
-    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
-) -> None:
-    tiny_vm("vm1")
-    manager.start("vm1")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: status_cell(app, "vm1") == "running", "vm1 running")
+async def test_hmp_text_and_the_commands_that_ask(running_app: RunningApp) -> None:
+    async with running_app() as (app, pilot):
         await pilot.press("2", "enter")
         await pilot.press(*'human-monitor-command {"command-line": "info status"}', "enter")
         await wait_until(pilot, lambda: "VM status: running" in transcript(app), "plain text")
