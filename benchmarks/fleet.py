@@ -11,11 +11,11 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import TYPE_CHECKING
 
 from .common import TINY_VM, BenchEnv, Figure, median, pct, run_timed, summary
+from .lab import lab_host
 
 if TYPE_CHECKING:
     from maqet_tui.common.paths import Paths
@@ -27,26 +27,12 @@ TARGET_RATIO = 1.5
 
 
 def run(env: BenchEnv, quick: bool) -> list[Figure]:
-    from maqet_tui.common.paths import Paths
-    from maqet_tui.fleet import registry
-    from maqet_tui.fleet.hostspec import make_spec
-    from maqet_tui.fleet.ssh import base_argv, close_master
-    from maqet_tui.store import models as store
-    from tests.sshd import REPO, Sshd
+    from maqet_tui.fleet.ssh import base_argv
 
-    sshd = Sshd()
-    home, far = env.home("fleet"), env.home("fleet-remote")
-    paths = Paths(home, env.runtime)
-    command = (
-        f"env MAQET_TUI_HOME={far} MAQET_TUI_RUNTIME_DIR={env.runtime} MAQET_TUI_ACCEL=tcg "
-        f"PYTHONPYCACHEPREFIX={env.root / 'pycache'} PYTHONPATH={REPO} {sys.executable} -m maqet_tui"
-    )
-    spec = make_spec("lab", sshd.destination(), command, sshd.ssh_options())
-    try:
-        registry.add(paths, spec)
-        store.close_db()
+    with lab_host(env, "fleet") as lab:
+        spec, paths = lab.spec, lab.paths
         n = 5 if quick else 20
-        cli_env = env.env(home)
+        cli_env = env.env(lab.home)
         ours_argv = [env.cli, "--host", "lab", "ls", "--json"]
         bare_argv = [*base_argv(spec, paths), "true"]
         run_timed(ours_argv, cli_env)  # warm-up: opens the shared connection, caches bytecode
@@ -62,10 +48,6 @@ def run(env: BenchEnv, quick: bool) -> list[Figure]:
         figures = [_ratio("fleet_ls", "remote ls --json (CLI)", a, b, "CLI process")]
         figures += _session(env, spec, paths, bare_argv, cli_env, n * 5, quick)
         return figures
-    finally:
-        close_master(spec, paths)
-        for problem in sshd.stop():
-            print(problem, file=sys.stderr)
 
 
 def _ratio(key: str, title: str, a: list[float], b: list[float], what: str) -> Figure:

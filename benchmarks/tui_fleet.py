@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import TINY_VM, BenchEnv, Figure, pct, summary
+from .lab import lab_host
 from .tui import HELPER
 from .tuikit import Table, until
 
@@ -30,54 +31,38 @@ TARGET_MS = 2000.0
 
 
 def run(env: BenchEnv, quick: bool) -> list[Figure]:
-    from maqet_tui.common.paths import Paths
     from maqet_tui.core.manager import Manager
-    from maqet_tui.fleet import registry
-    from maqet_tui.fleet.hostspec import make_spec
-    from maqet_tui.fleet.ssh import close_master
     from maqet_tui.store import models as store
-    from tests.sshd import REPO, Sshd
 
-    sshd = Sshd()
-    home, far_home = env.home("tuifleet"), env.home("tuifleet-remote")
-    paths = Paths(home, env.runtime)
-    command = (
-        f"env MAQET_TUI_HOME={far_home} MAQET_TUI_RUNTIME_DIR={env.runtime} MAQET_TUI_ACCEL=tcg "
-        f"PYTHONPYCACHEPREFIX={env.root / 'pycache'} PYTHONPATH={REPO} {sys.executable} -m maqet_tui"
-    )
-    spec = make_spec("lab", sshd.destination(), command, sshd.ssh_options())
     managers: list[tuple[Path, str]] = []
-    try:
-        registry.add(paths, spec)
-        sockets = {}
-        for name, where in (("near", home), ("far", far_home)):
+    with lab_host(env, "tuifleet") as lab:
+        home = lab.home
+        try:
+            sockets = {}
+            for name, where in (("near", home), ("far", lab.far)):
+                store.close_db()
+                m = Manager(where)
+                vm = m.add(name, TINY_VM)
+                sockets[name] = str(m.start(vm["id"])["socket_path"])
+                managers.append((where, str(vm["id"])))
             store.close_db()
-            m = Manager(where)
-            vm = m.add(name, TINY_VM)
-            sockets[name] = str(m.start(vm["id"])["socket_path"])
-            managers.append((where, str(vm["id"])))
-        store.close_db()
-        out = env.root / "tui_fleet.json"
-        argv = [sys.executable, "-m", "benchmarks.tui_fleet", "--home", str(home), "--out"]
-        argv += [str(out), "--near", sockets["near"], "--far", sockets["far"]]
-        cp = subprocess.run(
-            argv + (["--quick"] if quick else []),
-            env=env.env(home),
-            timeout=600,
-            stderr=subprocess.PIPE,
-        )
-        if cp.returncode != 0 or not out.exists():
-            sys.stderr.write(cp.stderr.decode(errors="replace")[-4000:])
-            raise RuntimeError(f"TUI fleet benchmark child failed with status {cp.returncode}")
-        res = json.loads(out.read_text())
-    finally:
-        for where, vm_id in managers:
-            store.close_db()
-            Manager(where).stop(vm_id, True, 10)
-        store.close_db()
-        close_master(spec, paths)
-        for problem in sshd.stop():
-            print(problem, file=sys.stderr)
+            out = env.root / "tui_fleet.json"
+            argv = [sys.executable, "-m", "benchmarks.tui_fleet", "--home", str(home), "--out"]
+            argv += [str(out), "--near", sockets["near"], "--far", sockets["far"]]
+            cp = subprocess.run(
+                argv + (["--quick"] if quick else []),
+                env=env.env(home),
+                timeout=600,
+                stderr=subprocess.PIPE,
+            )
+            if cp.returncode != 0 or not out.exists():
+                sys.stderr.write(cp.stderr.decode(errors="replace")[-4000:])
+                raise RuntimeError(f"TUI fleet benchmark child failed with status {cp.returncode}")
+            res = json.loads(out.read_text())
+        finally:
+            for where, vm_id in managers:
+                store.close_db()
+                Manager(where).stop(vm_id, True, 10)
     far, near = pct(res["far"], 95) * 1e3, pct(res["near"], 95) * 1e3
     return [
         Figure("tui_fleet_status_p95", "remote status change to TUI repaint, p95", "ms",
