@@ -4,7 +4,6 @@ command makes QEMU unresponsive until it answers, and a late answer is undone wh
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,8 +11,7 @@ from typing import Any
 import pytest
 
 from runner.qmp_link import ExecuteError, QemuTimeout, QemuUnresponsive, QmpLink
-
-GREETING = {"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 0}}, "capabilities": []}}
+from tests.unit.runner.fake_qmp import GREETING, requests, send
 
 
 class FakeQemu:
@@ -27,27 +25,19 @@ class FakeQemu:
 
     async def serve(self, sock: socket.socket) -> None:
         reader, writer = await asyncio.open_connection(sock=sock)
-        writer.write(json.dumps(GREETING).encode() + b"\r\n")
-        buf, dec = "", json.JSONDecoder()
-        while chunk := await reader.read(4096):
-            buf += chunk.decode()
-            while buf.strip():
-                try:
-                    req, end = dec.raw_decode(buf.lstrip())
-                except json.JSONDecodeError:
-                    break
-                buf = buf.lstrip()[end:]
-                await self.running.wait()
-                cmd, rid = req["execute"], req.get("id")
-                if cmd != "qmp_capabilities":
-                    self.seen.append(cmd)
-                    self.seen_changed.set()
-                if cmd == "fail":
-                    answer: dict[str, Any] = {"error": {"class": "GenericError", "desc": "no"}}
-                else:
-                    answer = {"return": {}}
-                writer.write(json.dumps({**answer, "id": rid}).encode() + b"\r\n")
-                await writer.drain()
+        send(writer, GREETING)
+        async for req in requests(reader):
+            await self.running.wait()
+            cmd, rid = req["execute"], req.get("id")
+            if cmd != "qmp_capabilities":
+                self.seen.append(cmd)
+                self.seen_changed.set()
+            if cmd == "fail":
+                answer: dict[str, Any] = {"error": {"class": "GenericError", "desc": "no"}}
+            else:
+                answer = {"return": {}}
+            send(writer, {**answer, "id": rid})
+            await writer.drain()
         writer.close()
 
     async def wait_seen(self, n: int) -> list[str]:

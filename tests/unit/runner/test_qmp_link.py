@@ -3,48 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from typing import Any
 
 import pytest
 
 from runner.qmp_link import ExecuteError, QmpLink
-
-GREETING = {"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 0}}, "capabilities": []}}
+from tests.unit.runner.fake_qmp import GREETING, requests, send
 
 
 async def fake_qemu(sock: socket.socket, events: list[dict[str, Any]]) -> None:
-    """Speaks enough QMP: greeting, capabilities, query-status, stop (+STOP event), errors.
-
-    qemu.qmp writes JSON without newlines, so requests are stream-parsed.
-    """
+    """Speaks enough QMP: greeting, capabilities, query-status, stop (+STOP event), errors."""
     reader, writer = await asyncio.open_connection(sock=sock)
-
-    def send(obj: dict[str, Any]) -> None:
-        writer.write(json.dumps(obj).encode() + b"\r\n")
-
-    send(GREETING)
-    buf, dec = "", json.JSONDecoder()
-    while chunk := await reader.read(4096):
-        buf += chunk.decode()
-        while buf.strip():
-            try:
-                req, end = dec.raw_decode(buf.lstrip())
-            except json.JSONDecodeError:
-                break
-            buf = buf.lstrip()[end:]
-            cmd, rid = req["execute"], req.get("id")
-            if cmd in ("qmp_capabilities", "cont"):
-                send({"return": {}, "id": rid})
-            elif cmd == "query-status":
-                send({"return": {"status": "running", "running": True}, "id": rid})
-            elif cmd == "stop":
-                for ev in events:
-                    send(ev)
-                send({"return": {}, "id": rid})
-            else:
-                send({"error": {"class": "CommandNotFound", "desc": f"no {cmd}"}, "id": rid})
+    send(writer, GREETING)
+    async for req in requests(reader):
+        cmd, rid = req["execute"], req.get("id")
+        if cmd in ("qmp_capabilities", "cont"):
+            send(writer, {"return": {}, "id": rid})
+        elif cmd == "query-status":
+            send(writer, {"return": {"status": "running", "running": True}, "id": rid})
+        elif cmd == "stop":
+            for ev in events:
+                send(writer, ev)
+            send(writer, {"return": {}, "id": rid})
+        else:
+            send(writer, {"error": {"class": "CommandNotFound", "desc": f"no {cmd}"}, "id": rid})
         await writer.drain()
     writer.close()
 
