@@ -79,8 +79,9 @@ class RunnerAPI:
                     proto.BAD_REQUEST,
                     f"'data' must be a string of at most {proto.CONSOLE_WRITE_MAX} characters",
                 )
-            if self.r.console is None or self.r.status not in QEMU_UP:
-                raise RequestError(proto.NOT_RUNNING, f"VM {self.r.name!r} is {self.r.status}")
+            if self.r.console is None:
+                raise self._not_running()
+            self._require_live()
             try:
                 return {"written": await self.r.console.write(data)}
             except ConnectionError as exc:
@@ -122,7 +123,14 @@ class RunnerAPI:
 
     def _require_live(self) -> None:
         if self.r.status not in QEMU_UP:
-            raise RequestError(proto.NOT_RUNNING, f"VM {self.r.name!r} is {self.r.status}")
+            raise self._not_running()
+
+    def _not_running(self) -> RequestError:
+        # The same words the CLI uses when the store says so (architecture.md, "Errors"): which
+        # of the two noticed first is a race, and the user should not see two messages for it.
+        return RequestError(
+            proto.NOT_RUNNING, f"VM {self.r.name!r} is not running (status: {self.r.status})"
+        )
 
     async def _qmp(
         self,

@@ -10,6 +10,7 @@ import builtins
 import json
 import os
 import shutil
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 DEFAULT_START_TIMEOUT = lifecycle.DEFAULT_TIMEOUT
 DEFAULT_STOP_TIMEOUT = proto.STOP_TIMEOUT_DEFAULT
 MAX_STOP_TIMEOUT = proto.STOP_TIMEOUT_MAX
+# How long a call that met a runner on its way out waits for the store to say so (see _moved_on).
+MOVE_ON_PATIENCE = 3.0
 
 
 class Manager:
@@ -217,7 +220,19 @@ class Manager:
         except IPCError as exc:
             if exc.code not in (proto.NOT_RUNNING, proto.CLOSED):
                 raise
-        return self._call_up(self._vm(vm.id), method, params or {}, timeout)
+        return self._call_up(self._moved_on(vm), method, params or {}, timeout)
+
+    def _moved_on(self, was: store.VM) -> store.VM:
+        """The VM once the store no longer shows the runner that just said "not running" as up.
+        That runner writes its end right after answering; asking it again before then would
+        only hear the same answer. Bounded: a runner that never writes is reconciled anyway."""
+        deadline = time.monotonic() + MOVE_ON_PATIENCE
+        while True:
+            now = self._vm(was.id)
+            same = now.runner_pid == was.runner_pid and now.runner_started == was.runner_started
+            if not same or now.status not in QEMU_UP or time.monotonic() > deadline:
+                return now
+            time.sleep(0.05)
 
     def _call_up(self, vm: store.VM, method: str, params: dict[str, Any], timeout: float) -> Any:
         if vm.status not in QEMU_UP:
