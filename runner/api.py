@@ -99,22 +99,31 @@ class RunnerAPI:
         topics = params.get("topics", list(proto.DEFAULT_TOPICS))
         if not isinstance(topics, list) or not all(t in proto.TOPICS for t in topics):
             raise RequestError(proto.BAD_REQUEST, f"'topics' must be a list of {proto.TOPICS}")
-        conn.topics |= set(topics)
+        replay = params.get("replay") is True and "console" in topics and self.r.console is not None
+        conn.topics |= set(topics) - ({"console"} if replay else set())
         # First events, scheduled after the response, so a view starts current: the status and,
-        # with "replay", the recent console output (registered in the same step, so no gap).
+        # with "replay", the recent console output. The console topic joins in the same step as
+        # the replay is cut, after the output waiting to be sent went to the others: no gap, no
+        # line twice, and nothing live ahead of the replay.
         soon = asyncio.get_running_loop().call_soon
         if "status" in topics:
             soon(conn.send, {"event": "status", "data": self.r.status_dict()})
-        if params.get("replay") is True and "console" in topics and self.r.console is not None:
-            tail = self.r.console.tail()[-REPLAY_CHARS:]
-            if tail:
-                soon(conn.send, {"event": "console", "data": {"text": tail, "replay": True}})
+        if replay:
+            soon(self._replay_console, conn)
         if "guest" in topics:
             soon(conn.send, {"event": "guest", "data": self._guest_state()})
         if "stats" in topics and self.r.stats is not None:
             history = self.r.stats.history()
             soon(conn.send, {"event": "stats", "data": {"samples": history, "replay": True}})
-        return {"topics": sorted(conn.topics)}
+        return {"topics": sorted(conn.topics | set(topics))}
+
+    def _replay_console(self, conn: Connection) -> None:
+        if self.r.console is not None:
+            self.r.console.flush()
+            tail = self.r.console.tail()[-REPLAY_CHARS:]
+            if tail:
+                conn.send({"event": "console", "data": {"text": tail, "replay": True}})
+        conn.topics.add("console")
 
     def _guest_state(self) -> dict[str, Any]:
         if self.r.guest is None:  # no agent channel: the guest modules are not even loaded

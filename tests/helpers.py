@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from maqet_tui.common.procs import is_alive
+from maqet_tui.core import ipc_client
 
 T = TypeVar("T")
 
@@ -190,3 +191,22 @@ def sigstopped(pid: int, started: int | None = None) -> Iterator[None]:
     finally:
         if is_alive(pid, started):
             os.kill(pid, signal.SIGCONT)
+
+
+class ConsoleReader:
+    """Collects console text from a subscription until a marker shows up."""
+
+    def __init__(self, client: ipc_client.IPCClient) -> None:
+        self.client = client
+        self.text = ""
+
+    def until(self, marker: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while marker not in self.text:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {marker!r} on the console; got {self.text[-500:]!r}")
+            msg = self.client.read_message(timeout=remaining)
+            if msg.get("event") == "console":
+                self.text += msg["data"]["text"]
+        return self.text

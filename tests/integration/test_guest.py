@@ -8,45 +8,17 @@ import select
 import sys
 import termios
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from maqet_tui.core import ipc_client
-from maqet_tui.core.demo import ensure_demo
 from maqet_tui.core.guest_image import READY_LINE
 from maqet_tui.core.manager import Manager
-from tests.helpers import Env, wait_for
+from tests.helpers import ConsoleReader, Env, wait_for
 
 pytestmark = pytest.mark.guest
 BOOT_DEADLINE = 90.0  # ~5 s on an idle 2-core host; generous for a loaded CI
-
-
-@pytest.fixture
-def demo(manager: Manager) -> Iterator[dict[str, Any]]:
-    vm, created = ensure_demo(manager)
-    assert created and vm["config"]["accel"] == "tcg"
-    yield manager.start("demo")
-
-
-class ConsoleReader:
-    """Collects console text from a subscription until a marker shows up."""
-
-    def __init__(self, client: ipc_client.IPCClient) -> None:
-        self.client = client
-        self.text = ""
-
-    def until(self, marker: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while marker not in self.text:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no {marker!r} on the console; got {self.text[-500:]!r}")
-            msg = self.client.read_message(timeout=remaining)
-            if msg.get("event") == "console":
-                self.text += msg["data"]["text"]
-        return self.text
 
 
 def test_demo_boots_talks_and_powers_off_through_acpi(

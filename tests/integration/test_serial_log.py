@@ -12,27 +12,19 @@ import os
 import resource
 import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from maqet_tui.core import ipc_client
-from maqet_tui.core.demo import ensure_demo
 from maqet_tui.core.guest_image import READY_LINE
 from maqet_tui.core.manager import Manager
-from tests.helpers import wait_for
-from tests.integration.test_guest import BOOT_DEADLINE, ConsoleReader
+from tests.helpers import ConsoleReader, wait_for
+from tests.integration.test_guest import BOOT_DEADLINE
 
 pytestmark = pytest.mark.guest
 _count = itertools.count(1)
-
-
-@pytest.fixture
-def demo(manager: Manager) -> Iterator[dict[str, Any]]:
-    ensure_demo(manager)
-    yield manager.start("demo")
 
 
 def _say(manager: Manager, console: ConsoleReader, word: str) -> str:
