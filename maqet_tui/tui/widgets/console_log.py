@@ -37,7 +37,10 @@ SCROLL_KEYS = {"shift+pageup": "page_up", "shift+pagedown": "page_down"}
 FRAME = 1 / 30  # output is taken in at most this often: one repaint per batch
 BUDGET = 0.012  # seconds of emulation per batch; keys and repaints get the rest of the frame
 SLICE = 4096  # characters fed at a time, to check the budget
-TRIM_AT = 256 * 1024  # pending characters worth looking at for what would scroll off anyway
+# Pending characters worth looking at for what would scroll off anyway: about a third of a second
+# of emulation within the per-frame budget (pyte takes ~500K chars/s of plain lines here), so the
+# end of a flood is on the screen well within a second of arriving.
+TRIM_AT = 64 * 1024
 # A lone Esc waits this long for a key to go with (Esc then `:` in vi, Esc then `b` for
 # readline's meta-b): the two reach the guest in one write, as a terminal's would.
 ESC_HOLD = 0.25
