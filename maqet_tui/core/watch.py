@@ -28,6 +28,14 @@ class StoreProbe:
         store.open_db(self.db_path)
         return [vm.to_dict() for vm in store.all_vms()]
 
+    def hosts(self) -> list[dict[str, Any]]:
+        """Every registered host (store/hosts.py's rows, by name): a table of a few rows, read
+        when the store changed, so hosts added or removed meanwhile are noticed."""
+        from maqet_tui.store import hosts
+
+        store.open_db(self.db_path)
+        return hosts.all_hosts()
+
     def events_since(self, vm_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         """Events of `vm_id` with an id above `after`, oldest first (the newest `limit`)."""
         store.open_db(self.db_path)

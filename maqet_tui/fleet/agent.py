@@ -12,6 +12,9 @@ way (protocol/agent.py). Methods:
 - `subscribe` -> `{"topics": ["vms"]}`, then `{"event": "vms", "data": {"vms": [...]}}` at once
   and on every change of the store (checked every 0.2 s here, pushed from here: the far side
   never polls over the network)
+- `follow {name}` -> `{"following": ID}`, then that VM's runner log as `log` events (its tail,
+  then what is appended) and its runner's samples as `stats` events (fleet/follow.py); one VM a
+  session: a new `follow` replaces the last, `{"name": null}` ends it (protocol 1.2)
 
 Requests run each in a thread and are answered as they finish. The protocol owns the real stdout:
 file descriptor 1 is pointed at stderr, so nothing else this process or its children print can
@@ -31,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.fleet import capture
+from maqet_tui.fleet.follow import Follow
 from maqet_tui.protocol import agent as ap
 from maqet_tui.protocol import wire
 
@@ -73,6 +77,8 @@ class Agent:
         self.busy = 0  # requests in flight
         self.idle = threading.Condition()
         self.watching = False
+        self.following: Follow | None = None
+        self.follow_lock = threading.Lock()
 
     def start(self, req_id: Any, method: str, params: dict[str, Any]) -> None:
         with self.idle:
@@ -124,6 +130,8 @@ class Agent:
             if start:
                 threading.Thread(target=self._watch, daemon=True).start()
             return {"topics": ["vms"]}
+        if method == "follow":
+            return self._follow(params.get("name"))
         raise MaqetError(f"unknown method {method!r}")
 
     def _events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,6 +143,19 @@ class Agent:
         m = self._manager()
         vm = m.get(str(params.get("name", "")))
         return StoreProbe(m.paths.db).events_since(str(vm["id"]), after, max(1, min(limit, 1000)))
+
+    def _follow(self, name: object) -> dict[str, Any]:
+        if name is not None and not isinstance(name, str):
+            raise _BadParams("follow: 'name' must be a string or null")
+        vm_id = str(self._manager().get(name)["id"]) if name is not None else None
+        new = Follow(self.out.send, self._manager, vm_id) if vm_id is not None else None
+        with self.follow_lock:  # the old one ends before the new one starts: no event mixes
+            if self.following is not None:
+                self.following.stop()
+            self.following = new
+            if new is not None:
+                new.start()
+        return {"following": vm_id}
 
     def _run(self, req_id: Any, argv: object) -> int:
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
@@ -197,6 +218,7 @@ def serve(run_cli: RunCli, version: str, home: str | None) -> int:
         print(f"error: {why}", file=sys.__stderr__)
         return ap.EXIT_MISMATCH
     agent = Agent(out, run_cli, home)
+    served = ap.methods(ap.my_protocol())
     while True:
         line = stdin.readline(wire.MAX_LINE + 1)
         if not line:
@@ -212,7 +234,7 @@ def serve(run_cli: RunCli, version: str, home: str | None) -> int:
         except ValueError as exc:
             out.send(wire.error(None, wire.BAD_REQUEST, str(exc)))
             continue
-        if method not in ap.METHODS:
+        if method not in served:
             out.send(wire.error(req_id, wire.UNKNOWN_METHOD, f"unknown method {method!r}"))
             continue
         agent.start(req_id, method, params)

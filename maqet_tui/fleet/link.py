@@ -4,7 +4,9 @@ watch that keeps the host's VM list current and comes back by itself after a los
 AgentLink reads on one thread of its own: answers go to the caller waiting for that id (any
 thread may call), events to a callback. HostWatch subscribes through a link, reports every `vms`
 push and every loss, and retries with a doubling backoff (1 s up to 30 s, reset by a successful
-subscribe). Neither ever touches the VMs: a lost connection only loses the view.
+subscribe). It also keeps the one VM a front end follows (its runner log and stats, the agent's
+`follow`), asking again on every new connection. Neither ever touches the VMs: a lost
+connection only loses the view.
 """
 
 from __future__ import annotations
@@ -132,7 +134,8 @@ class AgentLink:
 
 
 class HostWatch:
-    """`on_vms(rows)` at every push; `on_down(why)` once per lost or failed connection."""
+    """`on_vms(rows)` at every push; `on_down(why)` once per lost or failed connection;
+    `on_follow(event, data)` for the `log` and `stats` events of the VM followed."""
 
     def __init__(
         self,
@@ -148,6 +151,12 @@ class HostWatch:
         self.link: AgentLink | None = None
         self.retry_in = BACKOFF_MIN
         """Seconds until the next attempt, as of the latest on_down (for "retrying in N s")."""
+        self.on_follow: Callable[[str, dict[str, Any]], None] = lambda event, data: None
+        self.following: str | None = None
+        """The id of the VM to follow (None: none); `send_follow` tells the agent."""
+        self.follows = True
+        """False once the agent refused `follow` (a maqet-tui of protocol 1.1 there)."""
+        self._follow_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -166,10 +175,31 @@ class HostWatch:
             raise HostError(f"host {self.spec.label}: not connected")
         return link.call(method, params, timeout, on_event)
 
+    def send_follow(self) -> bool:
+        """Tell the agent to follow `following` now (a blocking round trip; the latest value
+        is what is sent, whichever thread set it). Not connected: the next connection sends it.
+        Returns `follows`."""
+        with self._follow_lock:
+            link = self.link
+            if link is None or not self.follows:
+                return self.follows
+            try:
+                link.call("follow", {"name": self.following})
+            except RemoteError as exc:
+                if exc.code == wire.UNKNOWN_METHOD:
+                    self.follows = False
+                # else: the VM went away meanwhile; its rows say so with the next push
+            except HostError:
+                pass  # lost: the next connection asks again
+            return self.follows
+
     def _event(self, msg: dict[str, Any]) -> None:
         data = msg.get("data")
-        if msg.get("event") == "vms" and isinstance(data, dict):
+        event = msg.get("event")
+        if event == "vms" and isinstance(data, dict):
             self.on_vms(list(data.get("vms") or []))
+        elif event in ("log", "stats") and isinstance(data, dict):
+            self.on_follow(str(event), data)
 
     def _run(self) -> None:
         delay = BACKOFF_MIN
@@ -187,10 +217,13 @@ class HostWatch:
                 why.append(str(exc))
                 lost.set()
             else:
+                self.follows = True  # the host's maqet-tui may have changed meanwhile
                 self.link = link
                 try:
                     link.call("subscribe")
                     delay = BACKOFF_MIN  # it worked: the next loss retries soon again
+                    if self.following is not None:
+                        self.send_follow()
                 except (HostError, RemoteError):
                     pass
                 while not lost.wait(0.5):

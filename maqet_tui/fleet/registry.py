@@ -22,7 +22,8 @@ def _open(paths: Paths) -> None:
     store.open_db(paths.db)
 
 
-def _spec(row: dict[str, Any]) -> HostSpec:
+def spec_of(row: dict[str, Any]) -> HostSpec:
+    """The HostSpec of a row of the hosts table (store/hosts.py's shape)."""
     return HostSpec(
         row["name"], row["destination"], tuple(row["command"]), tuple(row["ssh_options"])
     )
@@ -39,7 +40,7 @@ def all_hosts(paths: Paths) -> list[HostSpec]:
     from maqet_tui.store import hosts as rows
 
     _open(paths)
-    return [_spec(r) for r in rows.all_hosts()]
+    return [spec_of(r) for r in rows.all_hosts()]
 
 
 def get(paths: Paths, name: str) -> HostSpec:
@@ -49,7 +50,7 @@ def get(paths: Paths, name: str) -> HostSpec:
         from maqet_tui.store import hosts as rows
 
         _open(paths)
-        return _spec(rows.get_host(name))
+        return spec_of(rows.get_host(name))
     try:
         row = fast.read_host(con, name)
     except Exception as exc:  # sqlite3.Error: said as the store says it
@@ -58,11 +59,11 @@ def get(paths: Paths, name: str) -> HostSpec:
         con.close()
     if row is None:
         raise NotFoundError(f"no host named {clip(name)} (maqet-tui host ls lists them)")
-    return _spec(row)
+    return spec_of(row)
 
 
 def remove(paths: Paths, name: str) -> HostSpec:
     from maqet_tui.store import hosts as rows
 
     _open(paths)
-    return _spec(rows.delete_host(name))
+    return spec_of(rows.delete_host(name))

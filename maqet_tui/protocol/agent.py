@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-PROTOCOL = "1.1"
+PROTOCOL = "1.2"
 """MAJOR.MINOR: a new MINOR only adds (methods, fields, events); a new MAJOR breaks."""
 HELLO = "maqet-tui"
 PROTOCOL_ENV = "MAQET_TUI_AGENT_PROTOCOL"
 """Tests only: makes this process claim another protocol version (to prove a mismatch is
 refused on both sides)."""
 
-METHODS = ("ping", "list", "show", "run", "subscribe", "events")
-"""1.1 added `events` (the TUI's Events pane for a VM on another host)."""
+METHODS = ("ping", "list", "show", "run", "subscribe", "events", "follow")
+SINCE = {"events": 1, "follow": 2}
+"""The MINOR that added a method: 1.1 `events` (the TUI's Events pane for a VM on another host),
+1.2 `follow` (its Log and Stats tabs). The others are 1.0's."""
 VERSION_MISMATCH = "version-mismatch"
 FAILED = "failed"
 """A request that failed for a reason the message gives (a MaqetError on the agent's side)."""
@@ -29,6 +31,14 @@ EXIT_MISMATCH = 3
 
 def my_protocol() -> str:
     return os.environ.get(PROTOCOL_ENV) or PROTOCOL
+
+
+def methods(protocol: str) -> tuple[str, ...]:
+    """The methods an agent speaking `protocol` serves: an agent made to claim an older MINOR
+    (PROTOCOL_ENV) refuses what came later, as an older maqet-tui would."""
+    _major, _dot, minor = protocol.partition(".")
+    mine = int(minor) if minor.isdigit() else 0
+    return tuple(m for m in METHODS if SINCE.get(m, 0) <= mine)
 
 
 def hello(version: str) -> dict[str, Any]:

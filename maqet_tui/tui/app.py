@@ -121,7 +121,9 @@ class MaqetApp(FleetMixin, App[None]):
         self.tailer: LogTailer | None = None
         self._main: MainScreen | None = None
         self.init_fleet()
-        self.remote_detail = RemoteDetail(self.post_message, self.run_worker, self.remote)
+        self.remote_detail = RemoteDetail(
+            self.post_message, self.run_worker, self.remote, lambda: self.fleet
+        )
         self.keys = KeyGate(self, super().on_event)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -166,8 +168,7 @@ class MaqetApp(FleetMixin, App[None]):
         services = [self.watcher, self.tailer] + ([self.sampler] if self.live_stats else [])
         for service in services:
             service.start()
-        self.fleet = FleetWatch(manager.paths, self.post_message)
-        self.fleet.start()
+        self.fleet = FleetWatch(manager.paths, self.post_message)  # hosts: from the watcher
         self.boot_demo_when_ready()
 
     def boot_demo_when_ready(self) -> None:
@@ -204,7 +205,7 @@ class MaqetApp(FleetMixin, App[None]):
 
     def follow(self, vm_id: str | None) -> None:
         """The selection changed: stream that VM's events and runner log (a remote VM's come
-        through its host's agent: RemoteDetail)."""
+        through its host's agent, with its stats: RemoteDetail)."""
         vm = self.vms.get(vm_id) if vm_id else None
         self.remote_detail.select(vm)
         if vm is not None and vm.get("host"):
@@ -231,7 +232,8 @@ class MaqetApp(FleetMixin, App[None]):
     def _set_vms(self, vms: dict[str, VM]) -> None:
         self.vms = vms
         self._pids = {i: int(vm["qemu_pid"]) for i, vm in vms.items() if vm.get("qemu_pid")}
-        self.history.keep_only(self._pids)  # a VM's history ends with its QEMU
+        # A VM's history ends with its QEMU (a remote one's: with its runner, or when not shown).
+        self.history.keep_only(set(self._pids) | self.remote_detail.live_ids(vms))
         # ... and what its guest agent said ends with its runner (whose stream is then cancelled).
         self.guests = {k: g for k, g in self.guests.items() if vms.get(k, {}).get("status") in LIVE}
         if self.sampler is not None:

@@ -2,7 +2,9 @@
 down, and which backend (the local Manager or a host's RemoteVMs) acts on a given row.
 
 The local rows come from the store watcher, each host's from its agent's pushes; the table sees
-one dict of rows (`vms`), rebuilt from both on every change of either.
+one dict of rows (`vms`), rebuilt from both on every change of either. The hosts themselves come
+from the store watcher too, whenever the hosts table changes: a host removed takes its rows and
+its down-line with it at once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.tui import hostrows
-from maqet_tui.tui.messages import HostDown, HostRows, HostsKnown
+from maqet_tui.tui.messages import HostDown, HostRows, HostsLoaded
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -52,6 +54,7 @@ class FleetMixin(_Base):
         self.local_vms = {}
         self.remote_vms = {}
         self.hosts_down = {}
+        self._countdown = False
 
     def merge_rows(self) -> None:
         merged = dict(self.local_vms)
@@ -76,9 +79,22 @@ class FleetMixin(_Base):
             for host, (why, at) in sorted(self.hosts_down.items())
         ]
 
-    def on_hosts_known(self, msg: HostsKnown) -> None:
-        self.hosts = list(msg.names)
-        if self.hosts:
+    def relays(self, vm: VM) -> bool:
+        """Whether a remote VM's host relays its log and stats (an older maqet-tui there does
+        not); True for a local VM."""
+        host = hostrows.host_of(vm)
+        return host is None or self.fleet is None or self.fleet.follows(host)
+
+    def on_hosts_loaded(self, msg: HostsLoaded) -> None:
+        if self.fleet is None:
+            return
+        void = self.fleet.sync(msg.hosts)
+        self.hosts = [str(h["name"]) for h in msg.hosts if str(h.get("name")) in self.fleet.watches]
+        for host in void | (set(self.remote_vms) - set(self.hosts)):
+            self.remote_vms.pop(host, None)
+            self.hosts_down.pop(host, None)
+        if self.hosts and not self._countdown:
+            self._countdown = True
             self.set_interval(1.0, self._tick_down)  # the "retrying in N s" countdown
         self.merge_rows()
 
@@ -87,6 +103,8 @@ class FleetMixin(_Base):
             self.refresh_main()
 
     def on_host_rows(self, msg: HostRows) -> None:
+        if msg.host not in self.hosts:
+            return  # removed meanwhile: what it sent last is void
         self.hosts_down.pop(msg.host, None)
         self.remote_vms[msg.host] = {
             vm["id"]: vm for vm in (hostrows.remote_row(msg.host, r) for r in msg.rows)
@@ -95,6 +113,8 @@ class FleetMixin(_Base):
         self.remote_detail.pushed(msg.host)
 
     def on_host_down(self, msg: HostDown) -> None:
+        if msg.host not in self.hosts:
+            return
         self.hosts_down[msg.host] = (msg.why, time.monotonic() + msg.retry_in)
         self.remote_vms[msg.host] = hostrows.lost(self.remote_vms.get(msg.host, {}))
         self.merge_rows()

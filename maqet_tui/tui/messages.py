@@ -154,10 +154,11 @@ class DemoFinished(Message):
 
 
 @dataclass
-class HostsKnown(Message):
-    """The registered hosts (names, in the store's order), read once at start."""
+class HostsLoaded(Message):
+    """The registered hosts (the hosts table's rows, by name): at start and again whenever a host
+    was added or removed (or redefined) meanwhile, by the CLI or anybody else."""
 
-    names: list[str]
+    hosts: list[dict[str, Any]]
 
 
 @dataclass

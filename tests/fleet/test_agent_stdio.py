@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from maqet_tui.common.paths import Paths
+from maqet_tui.core.logfile import TAIL_BYTES
+from maqet_tui.fleet.follow import LOG_CHUNK
 from maqet_tui.protocol import agent as ap
 from maqet_tui.protocol import wire
 from tests.helpers import Env, run_cli
@@ -173,3 +176,61 @@ def test_requests_in_flight_are_answered_after_stdin_ends(env: Env) -> None:
     for f in (p.proc.stdout, p.proc.stderr):
         assert f is not None
         f.close()
+
+
+def test_follow_sends_the_log_tail_then_appended_lines_in_bounded_pieces(
+    agent: Pipe, env: Env
+) -> None:
+    run_cli(env, "add", "vm1", "--memory", "64", check=True)
+    run_cli(env, "add", "vm2", "--memory", "64", check=True)
+    vm_id = json.loads(run_cli(env, "show", "vm1", "--json").stdout)["id"]
+    log = Paths.resolve(env.home).runner_log(vm_id)
+    log.write_text("an old line\n")
+    agent.send({"id": 1, "method": "follow", "params": {"name": "vm1"}})
+    msg, events = agent.answer(1)
+    assert msg["result"] == {"following": vm_id}
+    first = events[0] if events else agent.read()
+    assert first == {"event": "log", "data": {"vm": vm_id, "text": "an old line\n", "reset": True}}
+
+    burst = "".join(f"line {i:06d} " + "x" * 90 + "\n" for i in range(4000))  # 400 KB
+    with open(log, "a") as f:
+        f.write(burst)
+    got = ""
+    while len(got) < len(burst):
+        ev = agent.read()
+        assert ev["event"] == "log" and ev["data"]["reset"] is False and ev["data"]["vm"] == vm_id
+        text = ev["data"]["text"]
+        assert text.endswith("\n") and len(text.encode()) <= LOG_CHUNK  # whole lines, bounded
+        got += text
+    assert got == burst  # every line, once, in order
+
+    agent.send({"id": 2, "method": "follow", "params": {"name": None}})
+    assert agent.answer(2)[0]["result"] == {"following": None}
+    with open(log, "a") as f:
+        f.write("written while nobody follows\n")
+    agent.send({"id": 3, "method": "follow", "params": {"name": "vm1"}})
+    msg, events = agent.answer(3)
+    first = events[0] if events else agent.read()  # nothing in between: the tail, afresh
+    assert first["data"]["reset"] is True
+    assert first["data"]["text"].endswith("x\nwritten while nobody follows\n")
+    assert len(first["data"]["text"].encode()) <= TAIL_BYTES
+
+    agent.send({"id": 4, "method": "follow", "params": {"name": "nosuch"}})
+    assert agent.answer(4)[0]["error"] == {"code": "failed", "message": "no VM named 'nosuch'"}
+    agent.send({"id": 5, "method": "follow", "params": {"name": 7}})
+    assert agent.answer(5)[0]["error"]["code"] == wire.BAD_REQUEST
+    agent.send({"id": 6, "method": "follow", "params": {"name": "vm2"}})  # replaces vm1
+    msg, events = agent.answer(6)
+    first = events[0] if events else agent.read()
+    assert first["data"] == {"vm": msg["result"]["following"], "text": "", "reset": True}
+
+
+def test_an_agent_claiming_an_older_minor_refuses_what_came_later(env: Env) -> None:
+    p = Pipe(env, **{ap.PROTOCOL_ENV: "1.1"})
+    p.send(ap.hello("test"))
+    assert p.read()["protocol"] == "1.1"
+    p.send({"id": 1, "method": "follow", "params": {"name": None}})
+    assert p.answer(1)[0]["error"]["code"] == wire.UNKNOWN_METHOD
+    p.send({"id": 2, "method": "events", "params": {"name": "nosuch"}})  # 1.1 has events
+    assert p.answer(2)[0]["error"]["code"] == "failed"
+    assert p.close() == 0

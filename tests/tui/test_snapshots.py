@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from maqet_tui.core.manager import Manager
 from maqet_tui.store import models as store
 from maqet_tui.tui.app import MaqetApp
-from maqet_tui.tui.messages import HostRows, HostsKnown
+from maqet_tui.tui.messages import HostRows, HostsLoaded
 from maqet_tui.tui.screens.help import HelpScreen
 from maqet_tui.tui.screens.vm_form import VMFormScreen
 
@@ -230,8 +230,15 @@ def test_main_screen_with_hosts(
             self.post = post
             self.watches: dict[str, object] = {}
 
-        def start(self) -> None:
-            pass
+        def sync(self, rows: list[dict[str, Any]]) -> set[str]:
+            self.watches = {str(r["name"]): object() for r in rows}
+            return set()
+
+        def want(self, vm: object) -> list[object]:
+            return []
+
+        def follows(self, host: str) -> bool:
+            return True
 
         def stop(self) -> None:
             pass
@@ -242,7 +249,7 @@ def test_main_screen_with_hosts(
         await settled(pilot)
         app = pilot.app
         assert isinstance(app, MaqetApp)
-        app.post_message(HostsKnown(["lab2"]))
+        app.post_message(HostsLoaded([{"name": "lab2"}]))
         app.post_message(HostRows("lab2", pushed))
         await wait_until(pilot, lambda: len(main_screen(app).table.ids) == 4, "both hosts' rows")
 

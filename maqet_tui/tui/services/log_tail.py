@@ -12,12 +12,11 @@ from pathlib import Path
 
 from textual.message import Message
 
+from maqet_tui.core.logfile import Follower
 from maqet_tui.tui.messages import LogChunk
 from maqet_tui.tui.services.threads import ServiceThread
 
 INTERVAL = 0.25
-TAIL_BYTES = 64 * 1024
-MAX_CHUNK = 256 * 1024
 
 
 class LogTailer(ServiceThread):
@@ -38,54 +37,18 @@ class LogTailer(ServiceThread):
         self.poke()
 
     def run(self) -> None:
-        want: tuple[int, str, Path] | None = None
         current: tuple[int, str, Path] | None = None
-        pos = 0
+        follower: Follower | None = None
         while not self.stopped:
             with self._lock:
                 want = self._want
+            if want != current:
+                current = want
+                follower = Follower(current[2]) if current is not None else None
             try:
-                if want != current:
-                    current = want
-                    if current is not None:
-                        text, pos = _tail(current[2])
-                        self.post(LogChunk(current[1], text, reset=True))
-                elif current is not None:
-                    path = current[2]
-                    size = path.stat().st_size if path.exists() else 0
-                    if size < pos:  # truncated or rotated: start over
-                        text, pos = _tail(path)
-                        self.post(LogChunk(current[1], text, reset=True))
-                    elif size > pos:
-                        text, pos = _read(path, pos)
-                        if text:
-                            self.post(LogChunk(current[1], text, reset=False))
+                step = follower.step() if follower is not None else None
             except OSError:
-                pass
+                step = None  # unreadable for now: tried again next turn
+            if step is not None and current is not None:
+                self.post(LogChunk(current[1], step[0], reset=step[1]))
             self.wait(self.interval)
-
-
-def _tail(path: Path) -> tuple[str, int]:
-    """The last TAIL_BYTES of the file from a line start, and the offset read up to."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return "", 0
-    start = max(0, size - TAIL_BYTES)
-    text, end = _read(path, start)
-    if start > 0:
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-    return text, end
-
-
-def _read(path: Path, pos: int) -> tuple[str, int]:
-    """Complete lines from `pos` (at most MAX_CHUNK bytes) and the offset after the last one."""
-    with open(path, "rb") as f:
-        f.seek(pos)
-        data = f.read(MAX_CHUNK)
-    cut = data.rfind(b"\n")
-    if cut < 0:
-        if len(data) < MAX_CHUNK:
-            return "", pos  # a line still being written
-        cut = len(data) - 1  # one enormous line: pass it on in pieces
-    return data[: cut + 1].decode(errors="replace"), pos + cut + 1

@@ -3,7 +3,8 @@
 `PRAGMA data_version` changes when another connection commits, so runners, the CLI and this app's
 own operation threads are all seen; rows are re-read only then. The same probe also feeds the
 selected VM's event history incrementally (by event id), which keeps the Events pane complete and
-ordered across runner restarts.
+ordered across runner restarts, and re-reads the hosts table (a few rows) on each change, posting
+it when it differs: a `host add` or `host rm` shows without a restart, at no cost of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from textual.message import Message
 
 from maqet_tui.core.watch import StoreProbe, release_thread
-from maqet_tui.tui.messages import EventsLoaded, RowsLoaded
+from maqet_tui.tui.messages import EventsLoaded, HostsLoaded, RowsLoaded
 from maqet_tui.tui.services.threads import ServiceThread
 
 POLL_INTERVAL = 0.15
@@ -51,6 +52,7 @@ class StoreWatcher(ServiceThread):
         version: int | None = None
         shown: tuple[int, str | None] = (0, None)
         last_event = 0
+        hosts: list[dict[str, Any]] | None = None
         first = True
         while first or not self.stopped:
             if not first:
@@ -68,6 +70,10 @@ class StoreWatcher(ServiceThread):
                 version = now
                 if changed:
                     self.post(RowsLoaded(self.probe.rows()))
+                    now_hosts = self._hosts()
+                    if now_hosts != hosts:
+                        hosts = now_hosts
+                        self.post(HostsLoaded(now_hosts))
                 if wanted != shown:
                     shown, last_event = wanted, 0
                     if selected is not None:
@@ -81,6 +87,14 @@ class StoreWatcher(ServiceThread):
                 # A busy or briefly unreadable database: try again next turn rather than die.
                 version = None
                 release_thread()
+
+    def _hosts(self) -> list[dict[str, Any]]:
+        """No hosts table readable (a store of another schema): a local-only view, as before
+        hosts existed; a later change reads it again."""
+        try:
+            return self.probe.hosts()
+        except Exception:
+            return []
 
     def _events(self, vm_id: str, after: int) -> tuple[list[dict[str, Any]], int]:
         """Events of `vm_id` with id > `after` (the newest EVENT_HISTORY), and the new mark."""

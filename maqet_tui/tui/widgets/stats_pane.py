@@ -1,5 +1,6 @@
 """The Stats tab: the selected VM's recent CPU, memory, disk and I/O as sparklines, with the
-latest figure of each, from its runner's `stats` topic (five minutes of history on selection)."""
+latest figure of each, from its runner's `stats` topic (five minutes of history on selection);
+a VM on another host gets the same samples relayed by its host's agent (`follow`)."""
 
 from __future__ import annotations
 
@@ -63,14 +64,21 @@ class StatsPane(VerticalScroll):
         if isinstance(history, StatsHistory):
             self.show(self.vm, history.samples(str(self.vm["id"]) if self.vm else None))
 
+    def _relayed(self, vm: dict[str, Any]) -> bool:
+        relays = getattr(self.app, "relays", None)
+        return bool(relays(vm)) if callable(relays) else True
+
     def show(self, vm: dict[str, Any] | None, samples: list[Sample]) -> None:
         """Plot `samples` of `vm` (all of them: the pane is shown afresh on each change)."""
         self.vm = vm
         self.points = len(samples)
         if vm is None:
             status = "no VM selected"
-        elif vm.get("host"):  # samples come from the runner's socket, which is on that host
-            status = f"{vm['name']} is on {vm['host']}: Stats are not available for remote VMs yet"
+        elif vm.get("host") and not self._relayed(vm):
+            status = (
+                f"{vm['name']} is on {vm['host']}, whose maqet-tui does not relay stats "
+                "(upgrade it there)"
+            )
         elif vm.get("status") not in LIVE:
             status = f"{vm['name']} is {vm.get('status')}: no samples"
         elif not samples:
