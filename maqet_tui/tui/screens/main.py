@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from maqet_tui.common.vmstate import LIVE, QEMU_UP
 from maqet_tui.tui.messages import EventsLoaded, LogChunk
@@ -32,6 +32,7 @@ from maqet_tui.tui.screens.vm_actions import VMActionsMixin
 from maqet_tui.tui.services.history import spark
 from maqet_tui.tui.vmview import matches, natural_key
 from maqet_tui.tui.widgets.event_log import EventLog
+from maqet_tui.tui.widgets.fitting_footer import FittingFooter
 from maqet_tui.tui.widgets.host_header import HostHeader
 from maqet_tui.tui.widgets.log_view import LogView
 from maqet_tui.tui.widgets.overview import RECENT, OverviewPane
@@ -124,7 +125,7 @@ class MainScreen(
             for i, (tab, title) in enumerate(DETAIL_TABS, 1):
                 with TabPane(f"{i} {title}", id=f"tab-{tab}"):
                     yield make_pane(tab)
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(VMTable).focus()
