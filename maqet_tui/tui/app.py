@@ -20,6 +20,7 @@ from textual.binding import Binding
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.common.vmstate import LIVE
 from maqet_tui.core.manager import Manager
+from maqet_tui.tui import workers
 from maqet_tui.tui.commands import VMCommands
 from maqet_tui.tui.demo_builder import DemoBuilder
 from maqet_tui.tui.fleet_app import FleetMixin
@@ -148,7 +149,7 @@ class MaqetApp(FleetMixin, App[None]):
             await super().on_event(event)
 
     def on_mount(self) -> None:
-        self.run_worker(self._boot(), name="boot", exit_on_error=False)
+        workers.start(self, self._boot, name="boot", exit_on_error=False)
 
     async def _boot(self) -> None:
         """The manager reconciles the store on creation: disk work, so not on this thread."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from maqet_tui.core.demo import ensure_demo
+from maqet_tui.tui import workers
 from maqet_tui.tui.messages import DemoFinished, DemoProgress
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.services.threads import run_blocking
@@ -45,7 +46,7 @@ class DemoBuilder:
             else:
                 self.app.post_message(DemoFinished(vm, created))
 
-        self.app.run_worker(job(), name="demo", group="demo", exit_on_error=False)
+        workers.start(self.app, job, name="demo", group="demo", exit_on_error=False)
 
     def progressed(self, msg: DemoProgress) -> None:
         if self.running:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.protocol import wire as proto
+from maqet_tui.tui import workers
 from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.messages import BulkFinished, OpFinished
 from maqet_tui.tui.services.threads import run_blocking
@@ -70,7 +71,7 @@ class Ops:
             else:
                 self.app.post_message(OpFinished(what, done, None, vm_ids))
 
-        self.app.run_worker(job(), name=what, group="ops", exit_on_error=False)
+        workers.start(self.app, job, name=what, group="ops", exit_on_error=False)
 
     def _call(self, method: str, vm: dict[str, Any], *args: Any) -> Any:
         """`method` of the backend that owns `vm` (the local Manager or its host's agent), with
@@ -112,7 +113,9 @@ class Ops:
             text = summary(PAST.get(verb, f"{verb}:"), len(vms), failures)
             self.app.post_message(BulkFinished(text, bool(failures), ids))
 
-        self.app.run_worker(job(), name=f"{verb} {len(vms)} VMs", group="ops", exit_on_error=False)
+        workers.start(
+            self.app, job, name=f"{verb} {len(vms)} VMs", group="ops", exit_on_error=False
+        )
 
     def start(self, vms: list[dict[str, Any]]) -> None:
         self._each("start", "is running", vms, "start")
@@ -142,4 +145,4 @@ class Ops:
                 await run_blocking(self.manager.get, vm_id)
             self.app.poke_store()
 
-        self.app.run_worker(job(), name=f"reconcile {vm_id}", group="ops", exit_on_error=False)
+        workers.start(self.app, job, name=f"reconcile {vm_id}", group="ops", exit_on_error=False)

@@ -3,6 +3,7 @@ inside functions included; imports only for type checking aside), and small modu
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import grimp
@@ -40,3 +41,29 @@ def test_no_module_over_400_lines() -> None:
         if (n := len(p.read_text().splitlines())) > 400
     }
     assert big == {}
+
+
+def _name(node: ast.expr | None) -> str:
+    return str(getattr(node, "attr", getattr(node, "id", "")))
+
+
+def test_workers_are_given_functions_not_coroutines() -> None:
+    """A worker cancelled before it starts never awaits a coroutine made for it (a "never
+    awaited" warning at exit); a coroutine function or a partial is only called when it runs."""
+    made_early = []
+    for path in (ROOT / "maqet_tui" / "tui").rglob("*.py"):
+        if path.name == "workers.py":  # the one place that hands Textual what it was given
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name, owner = _name(node.func), _name(getattr(node.func, "value", None))
+            if name in ("run_worker", "_run_worker"):
+                work = node.args[0]
+            elif name == "start" and owner == "workers" and len(node.args) > 1:
+                work = node.args[1]
+            else:
+                continue
+            if isinstance(work, ast.Call) and _name(work.func) != "partial":
+                made_early.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert made_early == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from textual.app import ComposeResult
@@ -20,6 +21,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from maqet_tui.common.errors import ConfigError, MaqetError
 from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core.config import ACCELS, MAX_CPUS, VMConfig, validate_name
+from maqet_tui.tui import workers
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.services.threads import run_blocking
@@ -232,7 +234,9 @@ class VMFormScreen(ModalScreen[VM | None]):
         self.show_errors(errors)
         if not errors:
             self.saving = True
-            self.run_worker(self._save(name, config), group="form", exit_on_error=False)
+            workers.start(
+                self, partial(self._save, name, config), group="form", exit_on_error=False
+            )
 
     async def _save(self, name: str, config: dict[str, Any]) -> None:
         try:

@@ -10,6 +10,7 @@ kept: after a crash, the guest's last words (a panic) are what one wants to see.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
@@ -20,6 +21,7 @@ from textual.widgets import Input, Label, Static
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.common.vmstate import LIVE
+from maqet_tui.tui import workers
 from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
 from maqet_tui.tui.services.console_stream import ConsoleStream, Key
@@ -105,7 +107,7 @@ class ConsolePane(Vertical):
             log.reset()
             self._shown = None
             if vm is not None and vm.get("status") not in LIVE:
-                self.run_worker(self._last_run(vm), group="console-history")
+                workers.start(self, partial(self._last_run, vm), group="console-history")
         key = console_key(vm)
         if self.stream.follow(key) or key is None:
             log.connected = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.json import JSON
@@ -25,6 +26,7 @@ from textual.widgets import Input, Label, RichLog
 
 from maqet_tui.common.paths import Paths
 from maqet_tui.common.vmstate import LIVE, QEMU_UP
+from maqet_tui.tui import workers
 from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.screens.confirm import ConfirmScreen
@@ -180,8 +182,12 @@ class QMPConsole(Vertical):
         key = (str(vm["id"]), vm.get("runner_pid") or vm.get("remote_runner_pid"))
         if key != self._commands_for:
             self._commands_for = key
-            self.run_worker(
-                self._fetch_commands(vm), group="qmp-cmds", exclusive=True, exit_on_error=False
+            workers.start(
+                self,
+                partial(self._fetch_commands, vm),
+                group="qmp-cmds",
+                exclusive=True,
+                exit_on_error=False,
             )
 
     async def _fetch_commands(self, vm: VM) -> None:
@@ -241,7 +247,9 @@ class QMPConsole(Vertical):
         self.app.push_screen(ConfirmScreen(title.format(name=vm["name"]), body, label), answered)
 
     def _run(self, vm: VM, command: str, args: dict[str, Any] | None) -> None:
-        self.run_worker(self._execute(vm, command, args), group="qmp", exit_on_error=False)
+        workers.start(
+            self, partial(self._execute, vm, command, args), group="qmp", exit_on_error=False
+        )
 
     async def _execute(self, vm: VM, command: str, args: dict[str, Any] | None) -> None:
         app = cast("MaqetApp", self.app)

@@ -9,6 +9,7 @@ disk) shows the manager's own explanation where the list would be.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
@@ -20,6 +21,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from maqet_tui.common.vmstate import QEMU_UP, SETTLED
 from maqet_tui.core.snapshots import list_snapshots, snapshot
+from maqet_tui.tui import workers
 from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.ops import error_text
 from maqet_tui.tui.services.threads import run_blocking
@@ -138,7 +140,7 @@ class SnapshotPane(Vertical):
                 # union cannot infer ResultType from a coroutine function: hence the ignore.)
                 await self._load(vm_id)
 
-            self.run_worker(load, group="snap-list", exclusive=True)  # type: ignore[arg-type]
+            workers.start(self, load, group="snap-list", exclusive=True)
         self._redraw()
 
     def _list(self, vm: VM) -> list[dict[str, Any]]:
@@ -220,7 +222,7 @@ class SnapshotPane(Vertical):
             return
         self.busy = f"{VERBS[action]} snapshot {tag} of {vm['name']}"
         self._redraw()
-        self.run_worker(self._op(vm, action, tag), group="snap-op")
+        workers.start(self, partial(self._op, vm, action, tag), group="snap-op")
 
     async def _op(self, vm: VM, action: str, tag: str) -> None:
         vm_id, name = str(vm["id"]), str(vm["name"])
