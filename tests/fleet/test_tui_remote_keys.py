@@ -4,19 +4,27 @@ forwards on that host; through the real sshd, with real runners and QEMU over th
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
+import sys
 
+import pytest
 from textual.widgets import Input
 
+from maqet_tui.common.paths import Paths
+from maqet_tui.fleet import registry
+from maqet_tui.fleet.ssh import close_master
 from maqet_tui.store import models as store
 from maqet_tui.tui.app import MaqetApp
 from maqet_tui.tui.screens.forwards import ForwardsScreen
 from maqet_tui.tui.screens.guest_actions import ssh_command
 from maqet_tui.tui.screens.vm_form import VMFormScreen
-from tests.fleet.conftest import Lab, add_host
+from tests.fleet.conftest import Lab, add_host, agents
 from tests.fleet.test_tui_hosts import BOOT, add_remote, remote_vm
-from tests.helpers import run_cli
-from tests.sshd import remote_command
+from tests.guests import Guests
+from tests.helpers import Env, run_cli, wait_for
+from tests.sshd import REPO, Sshd, remote_command
 from tests.tui.conftest import (
     current_screen,
     footer_actions,
@@ -28,6 +36,7 @@ from tests.tui.conftest import (
     wait_until,
 )
 from tests.tui.test_guest_network import forward, forwarded, free_port
+from tests.tui.test_tmux import Tmux
 
 
 def add_networked(lab: Lab, name: str, ssh_port: int) -> None:
@@ -177,3 +186,46 @@ async def test_f_on_a_remote_vm_changes_its_hosts_qemu(lab: Lab) -> None:
         assert remote_vm(lab, "there")["config"]["forwards"] == [forward(ssh)]
         await pilot.press("escape")
         await wait_until(pilot, lambda: current_screen(app) is main_screen(app), "closed")
+
+
+@pytest.mark.timeout(900)  # the session's Debian pair may boot here first
+def test_x_in_a_real_terminal_reaches_a_guest_on_another_host(
+    debian_guests: Guests, env: Env, sshd: Sshd
+) -> None:
+    """The pair's home seen as host `deb` through the test sshd: `x` on its guest `a` suspends
+    the app, `maqet-tui --host deb ssh a` gives a real shell in the guest in the same terminal,
+    and `exit` brings the app back."""
+    images = debian_guests.vars["MAQET_TUI_IMAGES"]  # where the host finds the image's user
+    command = f"env MAQET_TUI_IMAGES={images} {remote_command(debian_guests.env)}"
+    add_host(env, sshd, debian_guests.env, "deb", "--command", command)
+    words = [f"{k}={os.environ[k]}" for k in ("HOME", "PATH") if k in os.environ]
+    words += [f"MAQET_TUI_HOME={env.home}", f"MAQET_TUI_RUNTIME_DIR={env.runtime}"]
+    words += [f"PYTHONPATH={REPO}"]
+    tmux = Tmux(env.runtime / "tmux-server")
+    try:
+        tmux.run(
+            "new-session", "-d", "-s", "t", "-x", "100", "-y", "24",
+            shlex.join(["env", *words, sys.executable, "-m", "maqet_tui"]),
+        )  # fmt: skip
+        wait_for(lambda: "deb" in tmux.screen(), timeout=60, what="the host's VMs listed")
+        wait_for(lambda: "SSH" in tmux.screen(), timeout=60, what="x offered for a")
+        tmux.keys("g")  # `a` sorts first
+        tmux.keys("x")
+        wait_for(lambda: "debian@a:" in tmux.screen(), timeout=120, what="a shell in the guest")
+        tmux.keys("echo HOST-$((6*7))", literal=True)
+        tmux.keys("Enter")
+        wait_for(lambda: "HOST-42" in tmux.screen(), timeout=30, what="the guest's shell")
+        tmux.keys("exit", literal=True)
+        tmux.keys("Enter")
+        wait_for(lambda: "NAME" in tmux.screen() and "HOST" in tmux.screen(), 30, "the app back")
+        assert "HOST-42" not in tmux.screen()  # the app redrew the whole screen over it
+        tmux.keys("q")
+        wait_for(lambda: not tmux.alive(), timeout=30, what="the app to quit")
+        assert debian_guests.show("a")["status"] == "running"
+    finally:
+        subprocess.run([*tmux.base, "kill-server"], capture_output=True, timeout=30)
+        paths = Paths.resolve(env.home)
+        for spec in registry.all_hosts(paths):
+            close_master(spec, paths)
+        store.close_db()
+        wait_for(lambda: not agents(debian_guests.env), 15, "the agents on deb to end")
