@@ -74,6 +74,11 @@ async def test_e_edits_a_remote_definition_through_its_host(lab: Lab) -> None:
         assert "on lab" in static_text(form(app).query_one(".dialog-title"))
         memory = form(app).query_one("#f-memory", Input)
         assert memory.value == "64"  # the host's definition
+        # A relative path has no directory on the host to be relative to: refused here.
+        form(app).query_one("#f-kernel", Input).value = "vmlinuz"
+        await pilot.press("enter")
+        err = form(app).query_one("#err-kernel")
+        await wait_until(pilot, lambda: "absolute path on lab" in static_text(err), "refused")
         # A file that the host does not have: refused by the host, under its field.
         form(app).query_one("#f-kernel", Input).value = "/nonexistent/vmlinuz"
         memory.value = "96"
