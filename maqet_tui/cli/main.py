@@ -87,7 +87,7 @@ def _split_host(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
 
 NOT_OVER_AGENT = ("console", "agent", "ssh")
 """Subcommands that need the terminal (stdin), which in the agent is the protocol's channel:
-`--host H console VM` has its own ssh channel instead (`ssh` execs ssh in this terminal)."""
+`--host H console VM` and `--host H ssh VM` have an ssh channel of their own instead (cli/remote.py)."""
 
 
 def _run_for_agent(argv: list[str]) -> int:

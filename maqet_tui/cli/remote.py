@@ -1,9 +1,10 @@
 """`maqet-tui --host NAME SUBCOMMAND ...` and `ls --all-hosts`: the CLI on other hosts.
 
 A subcommand runs on the host through its agent (`run`), so its output and exit status are the
-host's own; `ls --json` and `show --json` rows gain `"host": NAME` here. `console` is the one
-exception: it gets its own ssh channel (a pty when this terminal is one) on the host's shared
-connection and carries raw bytes, so keys like Ctrl-C reach the guest.
+host's own; `ls --json` and `show --json` rows gain `"host": NAME` here. `console` and `ssh` are
+the exceptions (TERMINAL): each needs this terminal, whose stdin the agent's channel cannot lend,
+so each gets its own ssh channel (a pty when this terminal is one) on the host's shared
+connection, carrying raw bytes, so keys like Ctrl-C reach the guest.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from maqet_tui.fleet.ssh import base_argv, explain
 
 JSON_ROWS = ("ls", "show")
 """Subcommands whose --json output is VM rows (they gain the "host" field)."""
+TERMINAL = ("console", "ssh")
+"""Subcommands run on a channel of their own, with this terminal (see the module's text)."""
 
 
 def _with_host(data: Any, host: str) -> Any:
@@ -38,8 +41,8 @@ def _with_host(data: Any, host: str) -> Any:
 def run_on_host(host: str, argv: list[str], home: str | None) -> int:
     paths = Paths.resolve(home)
     spec = registry.get(paths, host)
-    if argv and argv[0] == "console":
-        return _console(spec, paths, argv)
+    if argv and argv[0] in TERMINAL:
+        return _terminal(spec, paths, argv)
     rows = bool(argv) and argv[0] in JSON_ROWS and "--json" in argv
     out: list[str] = []
 
@@ -68,11 +71,13 @@ def run_on_host(host: str, argv: list[str], home: str | None) -> int:
     return status
 
 
-def _console(spec: HostSpec, paths: Paths, argv: list[str]) -> int:
+def _terminal(spec: HostSpec, paths: Paths, argv: list[str]) -> int:
     tty = os.isatty(sys.stdin.fileno())
     ssh = [*base_argv(spec, paths, tty=tty), remote_command(spec, *argv)]
     # stderr is ours (the terminal) unless ssh fails before the console: then it says why.
     status = subprocess.call(ssh)
+    if argv[0] == "ssh":  # the guest's exit status is ours, as `ssh` promises (127 included)
+        return status
     if status == 127:
         print(f"error: {explain(spec, status, '')}", file=sys.stderr)
     elif status == 255:

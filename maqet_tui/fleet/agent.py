@@ -15,6 +15,9 @@ way (protocol/agent.py). Methods:
 - `follow {name}` -> `{"following": ID}`, then that VM's runner log as `log` events (its tail,
   then what is appended) and its runner's samples as `stats` events (fleet/follow.py); one VM a
   session: a new `follow` replaces the last, `{"name": null}` ends it (protocol 1.2)
+- `set {name, config}` -> the stopped VM's definition changed by the keys of `config` (a
+  mapping; the merged whole validated there, as `Manager.set_config` does), answered with the VM
+  as `show` gives it; a refusal about one key carries it as the error's `field` (protocol 1.3)
 
 Requests run each in a thread and are answered as they finish. The protocol owns the real stdout:
 file descriptor 1 is pointed at stderr, so nothing else this process or its children print can
@@ -95,8 +98,9 @@ class Agent:
             result = self._dispatch(req_id, method, params)
         except _BadParams as exc:
             self.out.send(wire.error(req_id, wire.BAD_REQUEST, str(exc)))
-        except MaqetError as exc:
-            self.out.send(wire.error(req_id, ap.FAILED, str(exc)))
+        except MaqetError as exc:  # the key it is about, if any, for a form on the far side
+            extra = {"field": exc.field} if exc.field else {}
+            self.out.send(wire.error(req_id, ap.FAILED, str(exc), **extra))
         except Exception as exc:  # a bug: one error answer, the agent keeps serving
             self.out.send(wire.error(req_id, wire.INTERNAL, f"{type(exc).__name__}: {exc}"))
         else:
@@ -132,6 +136,8 @@ class Agent:
             return {"topics": ["vms"]}
         if method == "follow":
             return self._follow(params.get("name"))
+        if method == "set":
+            return self._set(params)
         raise MaqetError(f"unknown method {method!r}")
 
     def _events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,6 +149,12 @@ class Agent:
         m = self._manager()
         vm = m.get(str(params.get("name", "")))
         return StoreProbe(m.paths.db).events_since(str(vm["id"]), after, max(1, min(limit, 1000)))
+
+    def _set(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, config = params.get("name"), params.get("config")
+        if not isinstance(name, str) or not isinstance(config, dict):
+            raise _BadParams("set: 'name' must be a string and 'config' a mapping")
+        return self._manager().set_config(name, config)
 
     def _follow(self, name: object) -> dict[str, Any]:
         if name is not None and not isinstance(name, str):

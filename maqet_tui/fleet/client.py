@@ -39,11 +39,24 @@ class HostError(MaqetError):
 
 
 class RemoteError(MaqetError):
-    """The agent answered a request with an error (`code` as on the wire)."""
+    """The agent answered a request with an error (`code` as on the wire; `field` the definition
+    key a `failed` answer is about, when it gives one, for a form to place it)."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(
+        self, message: str, code: str, field: str | None = None, detail: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.field = field
+        self.detail = message if detail is None else detail
+        """The agent's own words, without the host's label in front."""
+
+    @classmethod
+    def of(cls, label: str, error: object) -> RemoteError:
+        """From the `error` member of an answer of the host `label`."""
+        code, text = wire.error_text(error)
+        field = error.get("field") if isinstance(error, dict) else None
+        return cls(f"host {label}: {text}", code, field if isinstance(field, str) else None, text)
 
 
 class AgentSession:
@@ -149,8 +162,7 @@ class AgentSession:
             if msg.get("id") != req_id and msg.get("id") is not None:
                 continue
             if "error" in msg:
-                code, text = wire.error_text(msg["error"])
-                raise RemoteError(f"host {self.spec.label}: {text}", code)
+                raise RemoteError.of(self.spec.label, msg["error"])
             return msg.get("result")
 
     def next_event(self, timeout: float | None = None) -> dict[str, Any]:

@@ -113,8 +113,7 @@ class AgentLink:
             raise waiter.error
         assert waiter.msg is not None
         if "error" in waiter.msg:
-            code, text = wire.error_text(waiter.msg["error"])
-            raise RemoteError(f"host {self.spec.label}: {text}", code)
+            raise RemoteError.of(self.spec.label, waiter.msg["error"])
         return waiter.msg.get("result")
 
     def close(self) -> None:

@@ -91,3 +91,19 @@ class RemoteVMs:
 
     def log(self, ident: str, serial: bool = False) -> str:
         return self.run("logs", ident, "--serial" if serial else "--runner", timeout=60)
+
+    def list_forwards(self, ident: str) -> list[dict[str, Any]]:
+        return list(self._json("forward", "ls", ident, "--json", timeout=60) or [])
+
+    def add_forward(self, ident: str, spec: str) -> str:
+        """Live on a running VM there (QMP on its host), and recorded: `forward add`."""
+        return self.run("forward", "add", ident, spec, timeout=120).strip()
+
+    def remove_forward(self, ident: str, key: str) -> str:
+        return self.run("forward", "rm", ident, key, timeout=120).strip()
+
+    def set_config(self, ident: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change a stopped VM's definition there: the agent's `set` (protocol 1.3), validated by
+        the host (its files, its rules). An older host answers RemoteError `unknown-method`; one
+        refusing a key names it in the error's `field`."""
+        return dict(self._call("set", {"name": ident, "config": changes}, 60))

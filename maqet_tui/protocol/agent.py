@@ -11,17 +11,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-PROTOCOL = "1.2"
+PROTOCOL = "1.3"
 """MAJOR.MINOR: a new MINOR only adds (methods, fields, events); a new MAJOR breaks."""
 HELLO = "maqet-tui"
 PROTOCOL_ENV = "MAQET_TUI_AGENT_PROTOCOL"
 """Tests only: makes this process claim another protocol version (to prove a mismatch is
 refused on both sides)."""
 
-METHODS = ("ping", "list", "show", "run", "subscribe", "events", "follow")
-SINCE = {"events": 1, "follow": 2}
+METHODS = ("ping", "list", "show", "run", "subscribe", "events", "follow", "set")
+SINCE = {"events": 1, "follow": 2, "set": 3}
 """The MINOR that added a method: 1.1 `events` (the TUI's Events pane for a VM on another host),
-1.2 `follow` (its Log and Stats tabs). The others are 1.0's."""
+1.2 `follow` (its Log and Stats tabs), 1.3 `set` (its edit form). The others are 1.0's."""
 VERSION_MISMATCH = "version-mismatch"
 FAILED = "failed"
 """A request that failed for a reason the message gives (a MaqetError on the agent's side)."""

@@ -113,6 +113,25 @@ def test_list_run_and_bad_lines(agent: Pipe, env: Env) -> None:
     assert agent.answer(7)[0]["result"] == "pong"  # still serving after all that
 
 
+def test_set_changes_a_definition_and_names_the_key_it_refuses(agent: Pipe, env: Env) -> None:
+    run_cli(env, "add", "vm1", "--memory", "64", check=True)
+    agent.send({"id": 1, "method": "set", "params": {"name": "vm1", "config": {"memory": 96}}})
+    shown = agent.answer(1)[0]["result"]
+    assert (shown["name"], shown["config"]["memory"]) == ("vm1", 96)
+    assert json.loads(run_cli(env, "show", "vm1", "--json").stdout)["config"]["memory"] == 96
+    bad = {"name": "vm1", "config": {"cpus": 0}}
+    agent.send({"id": 2, "method": "set", "params": bad})
+    error = agent.answer(2)[0]["error"]
+    assert (error["code"], error["field"]) == ("failed", "cpus")
+    assert error["message"].startswith("cpus: ")
+    agent.send({"id": 3, "method": "set", "params": {"name": "vm1", "config": {"nokey": 1}}})
+    error = agent.answer(3)[0]["error"]  # about no one key of the form: no field
+    assert error["code"] == "failed" and "field" not in error
+    agent.send({"id": 4, "method": "set", "params": {"name": "vm1", "config": "memory=1"}})
+    assert agent.answer(4)[0]["error"]["code"] == wire.BAD_REQUEST
+    assert json.loads(run_cli(env, "show", "vm1", "--json").stdout)["config"]["memory"] == 96
+
+
 def test_subscribe_pushes_changes_made_by_others(agent: Pipe, env: Env) -> None:
     agent.send({"id": 1, "method": "subscribe"})
     msg, events = agent.answer(1)
@@ -233,4 +252,12 @@ def test_an_agent_claiming_an_older_minor_refuses_what_came_later(env: Env) -> N
     assert p.answer(1)[0]["error"]["code"] == wire.UNKNOWN_METHOD
     p.send({"id": 2, "method": "events", "params": {"name": "nosuch"}})  # 1.1 has events
     assert p.answer(2)[0]["error"]["code"] == "failed"
+    assert p.close() == 0
+    p = Pipe(env, **{ap.PROTOCOL_ENV: "1.2"})
+    p.send(ap.hello("test"))
+    assert p.read()["protocol"] == "1.2"
+    p.send({"id": 1, "method": "set", "params": {"name": "nosuch", "config": {}}})  # 1.3's
+    assert p.answer(1)[0]["error"]["code"] == wire.UNKNOWN_METHOD
+    p.send({"id": 2, "method": "follow", "params": {"name": None}})  # 1.2 has follow
+    assert p.answer(2)[0]["result"] == {"following": None}
     assert p.close() == 0

@@ -4,10 +4,15 @@
 an editor), so the session is a real terminal with everything OpenSSH offers; the TUI comes back
 when it ends. It is the CLI command rather than ssh itself because that waits for a guest still
 booting and says so, with the same key, user and known_hosts as on the command line.
+
+A VM on another host gets the same keys through its host: `x` runs `maqet-tui --host HOST ssh
+NAME` (an ssh channel to the host, where `maqet-tui ssh` reaches the guest through the forward on
+the host's 127.0.0.1), and `f` lists and changes the forwards through the host's agent.
 """
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -15,8 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import SuspendNotSupported
 from textual.binding import Binding
 
+from maqet_tui.common.errors import MaqetError
 from maqet_tui.core.net_spec import USER_MODES
-from maqet_tui.tui.screens.forwards import ForwardsScreen
+from maqet_tui.tui.hostrows import UNKNOWN, host_of, ident
+from maqet_tui.tui.screens.forwards import Forwards, ForwardsScreen, LocalForwards
 from maqet_tui.tui.vmview import ssh_port
 
 if TYPE_CHECKING:
@@ -26,9 +33,16 @@ VM = dict[str, Any]
 GUEST_ACTIONS = frozenset({"ssh", "forwards"})
 
 
-def ssh_command(home: str, name: str) -> list[str]:
-    """The argv `x` runs: this interpreter's own CLI, on the TUI's home."""
-    return [sys.executable, "-m", "maqet_tui", "--home", home, "ssh", name]
+def ssh_words(vm: VM) -> list[str]:
+    """`ssh NAME`, after `--host HOST` for a VM on another host: what the user would type."""
+    host = host_of(vm)
+    return [*(["--host", host] if host else []), "ssh", str(vm["name"])]
+
+
+def ssh_command(home: str, vm: VM) -> list[str]:
+    """The argv `x` runs: this interpreter's own CLI, on the TUI's home (where the hosts are
+    registered)."""
+    return [sys.executable, "-m", "maqet_tui", "--home", home, *ssh_words(vm)]
 
 
 class GuestActionsMixin:
@@ -52,7 +66,7 @@ class GuestActionsMixin:
         vm = self._selected()
         if vm is None or self.maqet.manager is None:
             return False
-        if vm.get("host"):  # its forwards listen on its host's 127.0.0.1, not on this machine's
+        if vm.get("status") == UNKNOWN:  # its host is out of reach: nothing to ask
             return False
         if action == "ssh":
             return vm.get("status") == "running" and ssh_port(vm) is not None
@@ -63,13 +77,13 @@ class GuestActionsMixin:
         if vm is None or not self.guest_action_ok("ssh"):
             return
         manager = self.maqet.require_manager()
-        argv = ssh_command(str(manager.paths.home), str(vm["name"]))
+        argv = ssh_command(str(manager.paths.home), vm)
         try:
             with self.maqet.suspend():
                 code = subprocess.call(argv)
         except SuspendNotSupported:
             self.maqet.notify(
-                f"this terminal cannot hand over to ssh; run: maqet-tui ssh {vm['name']}",
+                f"this terminal cannot hand over to ssh; run: maqet-tui {shlex.join(ssh_words(vm))}",
                 severity="warning",
             )
             return
@@ -80,5 +94,14 @@ class GuestActionsMixin:
         vm = self._selected()
         if vm is None or not self.guest_action_ok("forwards"):
             return
-        manager = self.maqet.require_manager()
-        self.maqet.push_screen(ForwardsScreen(manager, str(vm["id"]), str(vm["name"])))
+        host = host_of(vm)
+        try:
+            backend: Forwards = (
+                LocalForwards(self.maqet.require_manager())
+                if host is None
+                else self.maqet.remote(vm)
+            )
+        except MaqetError as exc:  # its host was removed a moment ago
+            self.maqet.notify(str(exc), severity="warning")
+            return
+        self.maqet.push_screen(ForwardsScreen(backend, ident(vm), str(vm["name"]), host))

@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding
 
+from maqet_tui.common.errors import ConfigError, MaqetError
 from maqet_tui.common.vmstate import QEMU_UP
+from maqet_tui.fleet.client import RemoteError
+from maqet_tui.protocol import wire
+from maqet_tui.tui import hostrows
 from maqet_tui.tui.screens.confirm import ConfirmScreen
 from maqet_tui.tui.screens.vm_form import VMFormScreen
 from maqet_tui.tui.vmview import ALLOWED, allowed, natural_key
@@ -27,8 +31,17 @@ if TYPE_CHECKING:
 
 VM = dict[str, Any]
 BULK = frozenset({"start", "stop", "force_stop"})
-LOCAL_ONLY = frozenset({"edit"})
-"""Not offered for a VM on another host (yet): `maqet-tui --host HOST set ...` does it."""
+
+
+def remote_refusal(host: str, name: str, exc: RemoteError) -> MaqetError:
+    """What the edit form says when the host refused: under the field it names; a host whose
+    maqet-tui predates the agent's `set` (protocol 1.3) gets the command that does it there."""
+    if exc.code == wire.UNKNOWN_METHOD:
+        return MaqetError(
+            f"{host}'s maqet-tui is too old to edit from here (agent protocol below 1.3); "
+            f"run: maqet-tui --host {host} set {name} KEY=VALUE"
+        )
+    return ConfigError(f"{host}: {exc.detail}", field=exc.field)
 
 
 def _names(vms: list[VM]) -> str:
@@ -79,11 +92,7 @@ class VMActionsMixin:
         return [vm] if vm is not None else []
 
     def applicable(self, action: str) -> list[VM]:
-        return [
-            vm
-            for vm in self.targets(action)
-            if allowed(action, vm.get("status")) and not (action in LOCAL_ONLY and vm.get("host"))
-        ]
+        return [vm for vm in self.targets(action) if allowed(action, vm.get("status"))]
 
     def run_vm_action(self, vm_id: str, action: str) -> None:
         """From the command palette: act on one named VM, whatever is selected or marked."""
@@ -187,21 +196,27 @@ class VMActionsMixin:
         vms = self.applicable("edit")
         if not vms:
             return
-        vm_id = vms[0]["id"]
+        vm, host = vms[0], hostrows.host_of(vms[0])
+        try:
+            backend = self.maqet.backend(vm)
+        except MaqetError as exc:  # its host was removed a moment ago
+            self.maqet.notify(str(exc), severity="warning")
+            return
+        ident = hostrows.ident(vm)
 
         def save(_name: str, config: dict[str, Any]) -> VM:
-            return self.maqet.require_manager().set_config(vm_id, config)
+            try:
+                saved = backend.set_config(ident, config)
+            except RemoteError as exc:
+                raise remote_refusal(str(host), str(vm["name"]), exc) from None
+            return saved if host is None else hostrows.remote_row(host, saved)
 
-        self.maqet.push_screen(VMFormScreen(save, vms[0]), self._form_done)
+        self.maqet.push_screen(VMFormScreen(save, vm, host=host), self._form_done)
 
     def action_edit_refused(self) -> None:
         vm = self.maqet.vms.get(self.selected_id or "")
-        if vm is not None and vm.get("host"):
-            self.maqet.notify(
-                f"editing a VM on another host is not available in the TUI yet: "
-                f"maqet-tui --host {vm['host']} set {vm['name']} KEY=VALUE",
-                timeout=6,
-            )
+        if vm is not None and vm.get("status") == hostrows.UNKNOWN:
+            self.maqet.notify(f"{vm['name']}: its host {vm.get('host')} is out of reach", timeout=4)
         elif vm is not None:
             self.maqet.notify(f"{vm['name']} is {vm.get('status')}: stop it to edit", timeout=4)
 

@@ -3,6 +3,10 @@
 Everything checkable here (name syntax, numbers, quoting, file existence, reserved QEMU options)
 is checked before anything is saved and all problems are shown at once; what only the store can
 tell (a duplicate name) comes back from the save and lands under its field too.
+
+Editing a VM on another host (`host`): its files are that host's, so nothing here looks for them
+and paths must be absolute; the host checks the whole definition when it is saved there, and a
+refusal about one key lands under that key's field as a local one would.
 """
 
 from __future__ import annotations
@@ -77,17 +81,19 @@ def _split(field: str, text: str) -> list[str]:
 
 
 def _check_whole(
-    config: dict[str, Any], errors: dict[str, str]
+    config: dict[str, Any], errors: dict[str, str], local: bool = True
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The whole-definition checks (files exist, initrd needs a kernel, reserved options...).
 
     `VMConfig.from_dict` stops at the first problem, so each field it blames is set aside and the
     rest checked again: every problem shows after one enter, not one more per enter.
+    Not `local` (a VM on another host): files are not looked for, and the definition goes as
+    typed (paths made absolute here would name this machine's directories).
     """
     probe = {k: (None if k in errors else v) for k, v in config.items()}
     for _ in range(len(PLACES) + 1):
         try:
-            checked = VMConfig.from_dict(probe).to_dict()
+            checked = VMConfig.from_dict(probe, check_files=local).to_dict()
         except ConfigError as exc:
             place = place_of(exc)
             # "initrd: needs a kernel" only because the kernel given was set aside: not so.
@@ -97,17 +103,18 @@ def _check_whole(
                 break  # nothing left to set aside: this is as far as checking can go
             probe[place] = None
         else:
-            return (config if errors else checked), errors
+            return (config if errors or not local else checked), errors
     return config, errors
 
 
 class VMFormScreen(ModalScreen[VM | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, save: Save, vm: VM | None = None) -> None:
+    def __init__(self, save: Save, vm: VM | None = None, host: str | None = None) -> None:
         super().__init__()
         self.save = save
         self.vm = vm
+        self.host = host  # the VM's host; None: this machine
         self.saving = False
         self.pristine: dict[str, object] = {}
 
@@ -127,6 +134,8 @@ class VMFormScreen(ModalScreen[VM | None]):
 
     def compose(self) -> ComposeResult:
         title = f"Edit {self.vm['name']}" if self.vm else "Add a VM"
+        if self.host is not None:
+            title += f" on {self.host} (paths are {self.host}'s)"
         with Vertical(id="form-dialog"):
             yield Static(title, classes="dialog-title")
             with VerticalScroll(id="form-body"):
@@ -197,7 +206,19 @@ class VMFormScreen(ModalScreen[VM | None]):
                     config[field] = result
         for field in ("kernel", "initrd", "append"):
             config[field] = self.value(field) or None
-        return name, *_check_whole(config, errors)
+        if self.host is not None:
+            self._absolute(config, errors)
+        return name, *_check_whole(config, errors, local=self.host is None)
+
+    def _absolute(self, config: dict[str, Any], errors: dict[str, str]) -> None:
+        """On another host a relative path has no directory to be relative to."""
+        for field in ("kernel", "initrd", "disks"):
+            values = config.get(field) if field == "disks" else [config.get(field)]
+            for v in values if isinstance(values, list) else ():
+                if isinstance(v, str) and v and not v.startswith("/"):
+                    errors.setdefault(
+                        field, f"{field}: {v!r} must be an absolute path on {self.host}"
+                    )
 
     def _disks(self, paths: list[str]) -> list[Any]:
         """Disks as typed; a path that was already there keeps its stored entry (format,
