@@ -109,8 +109,22 @@ async def test_escape_and_alt_reach_the_guest_whole() -> None:
         await pilot.press("escape", "colon", "alt+b", "alt+shift+f", "alt+full_stop", "alt+up")
         await wait_until(pilot, lambda: "".join(app.typed).count("\x1b") >= 5, "all keys")
         assert "".join(app.typed) == "\x1b:\x1bb\x1bF\x1b.\x1b\x1b[A"
-        assert "\x1b" not in app.typed  # an Esc goes with the key after it, not alone
+        # Alt+key is one write, as a terminal sends it; an Esc key goes alone, at once.
+        assert app.typed[:2] == ["\x1b", ":"] and "\x1bb" in app.typed
         assert app.app_keys == [] and log.raw
-        await pilot.press("escape")  # with no key after it, an Esc goes alone, a moment later
-        await wait_until(pilot, lambda: app.typed[-1] == "\x1b", "the lone Esc")
+
+
+async def test_an_esc_is_not_joined_to_the_keys_typed_after_it() -> None:
+    """vi: Esc, then `:q!` a moment later. Joined into one write the guest reads `ESC :` as an
+    escape sequence and swallows the command (the user is stuck in vi)."""
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ConsoleLog)
+        log.focus()
+        log.connected = True
+        await pilot.press("i", "escape")
+        await wait_until(pilot, lambda: app.typed == ["\x1b"], "the Esc on its own")
+        await pilot.press("colon", "q", "exclamation_mark", "enter")
+        await wait_until(pilot, lambda: len(app.typed) == 5, "the command")
+        assert app.typed == ["\x1b", ":", "q", "!", "\r"]
         assert app.app_keys == [] and log.raw

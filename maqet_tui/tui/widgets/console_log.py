@@ -41,9 +41,6 @@ SLICE = 4096  # characters fed at a time, to check the budget
 # of emulation within the per-frame budget (pyte takes ~500K chars/s of plain lines here), so the
 # end of a flood is on the screen well within a second of arriving.
 TRIM_AT = 64 * 1024
-# A lone Esc waits this long for a key to go with (Esc then `:` in vi, Esc then `b` for
-# readline's meta-b): the two reach the guest in one write, as a terminal's would.
-ESC_HOLD = 0.25
 NOTE = "\x1b[3;90m{}\x1b[0m\r\n"  # our own lines (connection changes): grey italics
 # What a VT100-style terminal sends for keys that have no character of their own.
 KEY_DATA: dict[str, str] = {
@@ -140,7 +137,6 @@ class ConsoleLog(ScrollView, can_focus=True):
         self._pending_size = 0
         self._batch: Timer | None = None
         self._last = 0.0  # when the last batch was taken in
-        self._esc: Timer | None = None  # an Esc typed in raw mode, waiting for the next key
         self._history: LRUCache[int, tuple[Row, int, Strip]] = LRUCache(512)
         # Following the output: cleared only by scrolling up (the user's doing), set again by
         # reaching the bottom. A flag, not "are we at the bottom now": right after new rows the
@@ -318,8 +314,6 @@ class ConsoleLog(ScrollView, can_focus=True):
         self.raw = False
 
     def watch_raw(self, raw: bool) -> None:
-        if not raw and self._esc is not None:  # an Esc still held goes before raw mode ends
-            self._send_esc()
         self.set_class(raw, "-raw")
         self._follow = True  # typing into the guest: show where the typing lands
         self._sync()
@@ -343,24 +337,13 @@ class ConsoleLog(ScrollView, can_focus=True):
         if event.key in SCROLL_KEYS:
             getattr(self, f"action_{SCROLL_KEYS[event.key]}")()
             return
+        # Each key goes as it comes, as a terminal sends it: an Esc at once (Textual hands it
+        # over only once its own escape delay has passed), and Alt+key as ESC+key in one write.
+        # Holding an Esc back to join it with the next key made a vi Esc and a `:q!` typed a
+        # moment later reach the guest as one escape sequence, which vi swallowed.
         data = key_data(event.key, event.character)
-        if not data:
-            return
-        if event.key == "escape":
-            self._send_esc()  # an earlier one goes alone
-            self._esc = self.set_timer(ESC_HOLD, self._send_esc)
-            return
-        if self._esc is not None:
-            self._esc.stop()
-            self._esc = None
-            data = "\x1b" + data
-        self._type(data)
-
-    def _send_esc(self) -> None:
-        if self._esc is not None:
-            self._esc.stop()
-            self._esc = None
-            self._type("\x1b")
+        if data:
+            self._type(data)
 
     def _type(self, data: str) -> None:
         self._follow = True
