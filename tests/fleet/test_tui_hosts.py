@@ -146,6 +146,20 @@ async def test_an_unreachable_host_shows_as_down_and_the_local_vms_still_work(en
         assert "lab2 — unreachable" in down_text(app)  # still retried, still said
 
 
+async def test_many_unreachable_hosts_fit_in_three_rows_and_none_is_left_unsaid(env: Env) -> None:
+    names = ["d1", "d2", "d3", "d4", "d5"]
+    for name in names:
+        run_cli(env, "host", "add", name, "u@127.0.0.1", "--ssh-option", "Port=1", check=True)
+    app = MaqetApp(str(env.home), frozen_host=True, live_stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "3 more hosts unreachable" in down_text(app), "down")
+        rows = down_text(app).split("\n")
+        assert len(rows) == 3 and rows[-1] == "3 more hosts unreachable: d3, d4, d5", rows
+        assert rows[0].startswith("d1 — unreachable") and rows[1].startswith("d2 — unreachable")
+        note = main_screen(app).query_one("#hostsdown", Static)
+        assert note.region.height == 3  # one screen row each: cut to the width, not wrapped
+
+
 def remote_consoles(lab: Lab) -> list[int]:
     """`console` processes serving `lab`'s home (what the Console pane runs there over ssh)."""
     return serving(lab.remote.home, b"\0console\0")

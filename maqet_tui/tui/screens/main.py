@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 VM = dict[str, Any]
 
 EVENTS_KEPT = 200
+HOSTS_DOWN_ROWS = 3  # rows under the table for hosts out of reach (maqet.tcss: #hostsdown)
 
 
 LIST_BINDINGS = [
@@ -293,8 +294,13 @@ class MainScreen(
         note.set_class(none, "-shown")
 
     def _show_hosts_down(self, lines: list[str]) -> None:
-        """One line per host out of reach, under the table; nothing at all while none is."""
+        """One row per host out of reach, under the table (cut to the width, never wrapped);
+        past `HOSTS_DOWN_ROWS` the last row counts and names the rest. Nothing while none is."""
         note = self.query_one("#hostsdown", Static)
+        if len(lines) > HOSTS_DOWN_ROWS:
+            rest = lines[HOSTS_DOWN_ROWS - 1 :]
+            names = ", ".join(line.split(" — ", 1)[0] for line in rest)
+            lines = [*lines[: HOSTS_DOWN_ROWS - 1], f"{len(rest)} more hosts unreachable: {names}"]
         if lines:
             note.update("\n".join(lines))
         note.set_class(bool(lines), "-shown")
