@@ -76,4 +76,9 @@ def disk_bytes(value: object, field: str = "size") -> int:
         raise ConfigError(
             f"{field}: {clip(value)} is not a whole number of bytes", field=top_field(field)
         )
+    if size == 0:
+        raise ConfigError(
+            f"{field}: a disk of 0 bytes holds nothing; give a size like 512M or 20G",
+            field=top_field(field),
+        )
     return int(size)

@@ -3,6 +3,7 @@ a VM back to that format."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,10 +71,11 @@ def add_with_disks(
             }
             disks.insert(len(disks) if d.slot is None else d.slot, entry)
         return manager.set_config(vm["id"], {"disks": disks})
-    except MaqetError:
+    except MaqetError:  # the add changes nothing: no row, no disk, no directory of its own
         store.delete_vm(vm["id"])
         for path in created:
             path.unlink(missing_ok=True)
+        shutil.rmtree(manager.paths.vm_dir(vm["id"]), ignore_errors=True)  # a fresh id: ours
         raise
 
 

@@ -17,7 +17,7 @@ from maqet_tui.core.definitions import add_from_files, export
 from maqet_tui.core.disks import create_qcow2, image_info
 from maqet_tui.core.manager import Manager
 from maqet_tui.core.snapshots import list_snapshots, screendump, snapshot
-from tests.helpers import Env
+from tests.helpers import Env, run_cli
 
 
 def write(path: Path, text: str) -> Path:
@@ -197,6 +197,25 @@ def test_rm_keeps_disks_unless_asked(manager: Manager, env: Env) -> None:
     assert run("add", "k2", "--accel", "tcg", "--new-disk", "16M").returncode == 0
     disk2 = Path(manager.get("k2")["config"]["disks"][0]["file"])
     assert run("rm", "k2", "--delete-disks").returncode == 0 and not disk2.exists()
+
+
+def test_an_add_whose_disk_cannot_be_made_leaves_nothing(manager: Manager, env: Env) -> None:
+    """qemu-img refuses the size: no row, no disk, and no empty directory no command could
+    remove (its VM id belongs to nobody)."""
+    out = run_cli(env, "add", "v5", "--accel", "tcg", "--new-disk", "99999T")
+    assert out.returncode == 1 and out.stderr.startswith("error: qemu-img create failed")
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert manager.list() == []
+    assert not manager.paths.vms.exists() or list(manager.paths.vms.iterdir()) == []
+
+
+def test_a_new_disk_of_zero_bytes_is_refused(manager: Manager, env: Env) -> None:
+    out = run_cli(env, "add", "v4", "--accel", "tcg", "--new-disk", "0")
+    assert (out.returncode, out.stderr) == (
+        1,
+        "error: size: a disk of 0 bytes holds nothing; give a size like 512M or 20G\n",
+    )
+    assert manager.list() == []
 
 
 def snap_tags(manager: Manager, name: str) -> list[str]:
