@@ -121,3 +121,29 @@ async def test_forwards_dialog_changes_the_running_qemu(
             await wait_until(pilot, lambda: app.screen is main_screen(app), "closed")
     finally:
         busy.close()
+
+
+def said(app: MaqetApp, text: str) -> bool:
+    return any(text in note for note in notes(app))
+
+
+async def test_x_and_f_say_why_they_cannot_apply(
+    make_app: MakeApp, tiny_vm: TinyVM, manager: Manager
+) -> None:
+    """A key that silently does nothing reads as broken: on a VM they do not fit, `x` and `f`
+    say why (and stay out of the footer)."""
+    tiny_vm("a-plain")
+    tiny_vm("b-net", net="isolated")
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_until(pilot, lambda: main_screen(app).shown_id == vm_id(app, "a-plain"), "a")
+        await wait_until(pilot, lambda: app.manager is not None, "the store open")
+        assert not {"ssh", "forwards"} & set(footer_actions(app))
+        await pilot.press("f")
+        await wait_until(pilot, lambda: said(app, "a-plain has network none"), "f says why")
+        assert said(app, "maqet-tui set a-plain net=isolated")
+        await pilot.press("j")
+        await wait_until(pilot, lambda: main_screen(app).shown_id == vm_id(app, "b-net"), "b")
+        await pilot.press("x")
+        await wait_until(pilot, lambda: said(app, "b-net has no SSH forward"), "x says why")
+        assert isinstance(current_screen(app), type(main_screen(app)))  # nothing else opened

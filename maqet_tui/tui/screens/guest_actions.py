@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 VM = dict[str, Any]
 GUEST_ACTIONS = frozenset({"ssh", "forwards"})
+GUEST_WHY = {"ssh_why": "ssh", "forwards_why": "forwards"}
 
 
 def ssh_words(vm: VM) -> list[str]:
@@ -49,6 +50,12 @@ class GuestActionsMixin:
     GUEST_BINDINGS: ClassVar[list[Binding]] = [
         Binding("x", "ssh", "SSH", tooltip="A shell in the guest over SSH, in this terminal"),
         Binding("f", "forwards", "Fwds", tooltip="Port forwards: list, add, remove"),
+    ]
+    # Tried when the keys above cannot apply (as `t` on the Snapshots tab): a key that silently
+    # does nothing reads as broken, so it says why instead.
+    GUEST_WHY_BINDINGS: ClassVar[list[Binding]] = [
+        Binding("x", "ssh_why", show=False),
+        Binding("f", "forwards_why", show=False),
     ]
 
     if TYPE_CHECKING:
@@ -71,6 +78,38 @@ class GuestActionsMixin:
         if action == "ssh":
             return vm.get("status") == "running" and ssh_port(vm) is not None
         return (vm.get("config") or {}).get("net") in USER_MODES
+
+    def guest_refusal(self, action: str) -> str | None:
+        """Why `action` (ssh, forwards) cannot apply to the selected VM; None when it can, or
+        when no VM is selected (nothing to explain)."""
+        vm = self._selected()
+        if vm is None or self.maqet.manager is None or self.guest_action_ok(action):
+            return None
+        name, status = vm["name"], vm.get("status")
+        if status == UNKNOWN:
+            return f"{name}'s host is out of reach; try again when it is back"
+        net = (vm.get("config") or {}).get("net")
+        if net not in USER_MODES:
+            return (
+                f"{name} has network {net or 'none'}: only user-mode networks (isolated, user) "
+                f"have forwards; stopped, it can be given one: maqet-tui set {name} net=isolated"
+            )
+        if action == "ssh" and ssh_port(vm) is None:
+            return f"{name} has no SSH forward: press f and add one, e.g. tcp:2222:22"
+        if action == "ssh":
+            return f"{name} is {status}: SSH needs it running (s starts it)"
+        return None
+
+    def action_ssh_why(self) -> None:
+        self._say_why("ssh")
+
+    def action_forwards_why(self) -> None:
+        self._say_why("forwards")
+
+    def _say_why(self, action: str) -> None:
+        reason = self.guest_refusal(action)
+        if reason is not None:
+            self.maqet.notify(reason, severity="warning", timeout=8)
 
     def action_ssh(self) -> None:
         vm = self._selected()

@@ -26,7 +26,7 @@ from maqet_tui.tui.screens.details import (
     DetailsMixin,
     make_pane,
 )
-from maqet_tui.tui.screens.guest_actions import GUEST_ACTIONS, GuestActionsMixin
+from maqet_tui.tui.screens.guest_actions import GUEST_ACTIONS, GUEST_WHY, GuestActionsMixin
 from maqet_tui.tui.screens.snapshot_actions import SNAPSHOT_ACTIONS, SnapshotActionsMixin
 from maqet_tui.tui.screens.vm_actions import VMActionsMixin
 from maqet_tui.tui.services.history import spark
@@ -62,6 +62,7 @@ class MainScreen(
     BINDINGS = [
         *VMActionsMixin.ACTION_BINDINGS,
         *GuestActionsMixin.GUEST_BINDINGS,
+        *GuestActionsMixin.GUEST_WHY_BINDINGS,
         *SnapshotActionsMixin.SNAPSHOT_BINDINGS,
         *SnapshotActionsMixin.SNAPSHOT_WHY_BINDINGS,
         *CONSOLE_BINDINGS,
@@ -258,6 +259,9 @@ class MainScreen(
             return self.console_raw_ok(isinstance(self.focused, Input))
         if action in GUEST_ACTIONS:
             return not isinstance(self.focused, Input) and self.guest_action_ok(action)
+        if action in GUEST_WHY:
+            typing = isinstance(self.focused, Input)
+            return not typing and self.guest_refusal(GUEST_WHY[action]) is not None
         if action in self.VM_ACTIONS:
             if isinstance(self.focused, Input):
                 return False
