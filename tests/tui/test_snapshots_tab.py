@@ -115,6 +115,12 @@ async def test_online_snapshot_and_revert(make_app: MakeApp, manager: Manager) -
         await pilot.press("V")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm")
         assert "jumps back in time" in static_text(app.screen.query_one(".dialog-body"))
+        # The store changes while the dialog is open (a busy host: uptime, stats, an event), so
+        # the row arrives as a new dict: the answer still goes to the same VM.
+        before = snapshot_pane(app).vm
+        app.local_vms = {vm_id: dict(vm) for vm_id, vm in app.local_vms.items()}
+        app.merge_rows()
+        await wait_until(pilot, lambda: snapshot_pane(app).vm is not before, "the row renewed")
         await pilot.press("y")
         # Not `not busy`: that holds too before the confirmation's callback has started the op.
         await wait_until(

@@ -7,7 +7,7 @@ and `X` free for other tabs. Revert and delete throw state away: shifted keys, a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding
 from textual.screen import Screen
@@ -34,6 +34,12 @@ if TYPE_CHECKING:  # type-check the mixin as the screen it is mixed into
     _Base = Screen[None]
 else:
     _Base = object
+
+
+def same_vm(now: dict[str, Any] | None, asked: dict[str, Any]) -> bool:
+    """Is the pane still on the VM the dialog was about? By id: every store change gives the
+    row a new dict, and one arriving while the dialog was open must not drop the answer."""
+    return now is not None and now.get("id") == asked.get("id")
 
 
 class SnapshotActionsMixin(_Base):
@@ -102,7 +108,7 @@ class SnapshotActionsMixin(_Base):
         live = vm.get("status") in QEMU_UP
 
         def done(tag: str | None) -> None:
-            if tag is not None and pane.vm is vm:
+            if tag is not None and same_vm(pane.vm, vm):
                 pane.run_op("create", tag)
 
         self.maqet.push_screen(SnapshotTagScreen(str(vm["name"]), live, existing), done)
@@ -114,7 +120,7 @@ class SnapshotActionsMixin(_Base):
             return
 
         def done(result: str | None) -> None:
-            if result is not None and pane.vm is vm:
+            if result is not None and same_vm(pane.vm, vm):
                 pane.run_op(action, tag)
 
         name = vm["name"]

@@ -136,8 +136,7 @@ class SnapshotPane(Vertical):
 
             async def load() -> None:
                 # A coroutine function, not a coroutine: `exclusive` may cancel this worker
-                # before it starts, and then no coroutine is left un-awaited. (Textual's WorkType
-                # union cannot infer ResultType from a coroutine function: hence the ignore.)
+                # before it starts, and then no coroutine is left un-awaited (see tui/workers).
                 await self._load(vm_id)
 
             workers.start(self, load, group="snap-list", exclusive=True)
