@@ -16,15 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from maqet_tui.common.coalesce import Coalescer
+
 from .logfile import CappedFile
 
 log = logging.getLogger("runner.console")
 
 TAIL_KEEP = 64 << 10
-# Output is sent to subscribers at most once per window: a guest printing a flood reaches the
-# serial port a few bytes at a time, and one event per read would cost every viewer a JSON decode
-# and a screen update per 4 bytes. The first output after a quiet window goes at once, so an echo
-# of a typed key is never held back.
+# Console output goes to subscribers at most once per window (see maqet_tui.common.coalesce).
 PUBLISH_WINDOW = 0.01
 
 
@@ -39,9 +38,7 @@ class Console:
         self._tail = bytearray()
         self._writer: asyncio.StreamWriter | None = None
         self._file = CappedFile(log_path, on_error=self._log_failed, on_resume=self._log_resumed)
-        self._pending: list[str] = []
-        self._last_sent = 0.0
-        self._flush_at: asyncio.TimerHandle | None = None
+        self._out = Coalescer(lambda text: self.publish("console", {"text": text}), PUBLISH_WINDOW)
 
     def _log_failed(self, why: str) -> None:
         log.warning(
@@ -69,30 +66,13 @@ class Console:
             self._record(chunk)
             text = self._decoder.decode(chunk)
             if text:
-                self._send(text)
+                self._out.add(text)
         self.flush()
         self._file.close()
 
-    def _send(self, text: str) -> None:
-        self._pending.append(text)
-        if self._flush_at is not None:
-            return
-        loop = asyncio.get_running_loop()
-        wait = self._last_sent + PUBLISH_WINDOW - loop.time()
-        if wait <= 0:
-            self.flush()
-        else:
-            self._flush_at = loop.call_later(wait, self.flush)
-
     def flush(self) -> None:
-        """Send what is waiting now (a new subscriber's replay must not repeat it)."""
-        if self._flush_at is not None:
-            self._flush_at.cancel()
-            self._flush_at = None
-        if self._pending:
-            text, self._pending = "".join(self._pending), []
-            self._last_sent = asyncio.get_running_loop().time()
-            self.publish("console", {"text": text})
+        """Send the output still waiting now (a new subscriber's replay must not repeat it)."""
+        self._out.flush()
 
     def _record(self, chunk: bytes) -> None:
         self._file.write(chunk)  # never raises: see CappedFile

@@ -43,6 +43,20 @@ class Tmux:
     def keys(self, *keys: str, literal: bool = False) -> None:
         self.run("send-keys", "-t", "t", *(["-l"] if literal else []), *keys)
 
+    def ssh_round_trip(self, marker: str, back: str) -> None:
+        """From the table with the cursor on the Debian guest `a`: `x` gives the terminal to a
+        shell in the guest, which answers `MARKER-42`; `exit` gives it back to the app (whose
+        table shows `back`), which redraws the whole screen over the session."""
+        self.keys("x")
+        wait_for(lambda: "debian@a:" in self.screen(), timeout=120, what="a shell in the guest")
+        self.keys(f"echo {marker}-$((6*7))", literal=True)
+        self.keys("Enter")
+        wait_for(lambda: f"{marker}-42" in self.screen(), 30, "the guest's shell answering")
+        self.keys("exit", literal=True)
+        self.keys("Enter")
+        wait_for(lambda: "NAME" in self.screen() and back in self.screen(), 30, "the app back")
+        assert f"{marker}-42" not in self.screen()
+
 
 @pytest.fixture
 def tmux(env: Env) -> Iterator[Tmux]:
@@ -110,15 +124,7 @@ def test_x_hands_the_terminal_to_ssh_and_takes_it_back(
     # `a` is the pair's VM that always runs; put the cursor on it whatever else is listed.
     wait_for(lambda: "SSH" in tmux.screen(), timeout=30, what="x offered for the running guest")
     tmux.keys("g")
-    tmux.keys("x")
-    wait_for(lambda: "debian@a:" in tmux.screen(), timeout=120, what="a shell in the guest")
-    tmux.keys("echo TUI-$((6*7))", literal=True)
-    tmux.keys("Enter")
-    wait_for(lambda: "TUI-42" in tmux.screen(), timeout=30, what="the guest's shell answering")
-    tmux.keys("exit", literal=True)
-    tmux.keys("Enter")
-    wait_for(lambda: "NAME" in tmux.screen() and "STATUS" in tmux.screen(), 30, "the app back")
-    assert "TUI-42" not in tmux.screen()  # the app redrew the whole screen over the session
+    tmux.ssh_round_trip("TUI", "STATUS")
     assert tmux.alive()
     tmux.keys("q")
     wait_for(lambda: not tmux.alive(), timeout=30, what="the app to quit")

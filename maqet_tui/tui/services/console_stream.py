@@ -24,6 +24,7 @@ from typing import Any
 from textual.message import Message
 from textual.worker import Worker
 
+from maqet_tui.common.coalesce import Coalescer
 from maqet_tui.common.errors import IPCError, MaqetError
 from maqet_tui.core.ipc_async import AsyncIPCClient
 from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
@@ -33,37 +34,6 @@ Key = tuple[str, str, int | None]  # (vm id, socket path, runner pid): one runne
 RunWorker = Callable[..., Worker[None]]
 MAX_WRITE = 60_000  # the runner takes at most 64 KiB per console-write
 FRAME = 1 / 30
-
-
-class Batcher:
-    """Joins output that arrives within a frame of the last batch into one `post(text)`."""
-
-    def __init__(self, post: Callable[[str], object]) -> None:
-        self._post = post
-        self._parts: list[str] = []
-        self._last = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, text: str) -> None:
-        self._parts.append(text)
-        if self._timer is not None:
-            return
-        loop = asyncio.get_running_loop()
-        wait = self._last + FRAME - loop.time()
-        if wait <= 0:
-            self.flush()
-        else:
-            self._timer = loop.call_later(wait, self.flush)
-
-    def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._parts:
-            text = "".join(self._parts)
-            self._parts.clear()
-            self._last = asyncio.get_running_loop().time()
-            self._post(text)
 
 
 class ConsoleStream:
@@ -140,9 +110,7 @@ class ConsoleStream:
                 await client.subscribe(["console"], replay=True)
                 self._post(ConsoleOpened(vm_id, generation))
                 sender = asyncio.create_task(self._send_loop(client, vm_id, generation, outbox))
-                batch = Batcher(
-                    lambda text: self._post(ConsoleOutput(vm_id, generation, text, False))
-                )
+                batch = self._coalescer(vm_id, generation)
                 try:
                     async for msg in client.events():
                         data: Any = msg.get("data")
@@ -163,7 +131,7 @@ class ConsoleStream:
         self._post(ConsoleClosed(vm_id, generation, reason))
 
     async def _run_remote(self, generation: int, vm_id: str, outbox: asyncio.Queue[str]) -> None:
-        batch = Batcher(lambda text: self._post(ConsoleOutput(vm_id, generation, text, False)))
+        batch = self._coalescer(vm_id, generation)
         try:
             if self._remote_argv is None:
                 raise MaqetError("no console for VMs on other hosts here")
@@ -176,6 +144,12 @@ class ConsoleStream:
         finally:
             batch.flush()
         self._post(ConsoleClosed(vm_id, generation, reason))
+
+    def _coalescer(self, vm_id: str, generation: int) -> Coalescer:
+        """Output joined into at most one message a frame (a flood is many small events)."""
+        return Coalescer(
+            lambda text: self._post(ConsoleOutput(vm_id, generation, text, False)), FRAME
+        )
 
     async def _send_loop(
         self, client: AsyncIPCClient, vm_id: str, generation: int, outbox: asyncio.Queue[str]
