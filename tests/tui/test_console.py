@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from textual.widgets import Static
 
 from maqet_tui.core.demo import ensure_demo
 from maqet_tui.core.guest_image import READY_LINE
@@ -75,7 +76,10 @@ async def test_console_shows_the_boot_and_takes_a_line_and_raw_keys(
         await wait_until(pilot, lambda: "console_raw" in footer_actions(app), "i offered")
         await pilot.press("i")
         assert log.raw and focused(app) is log
-        assert pane.query_one("#console-banner").has_class("-shown")
+        banner = pane.query_one("#console-banner", Static)
+        assert banner.has_class("-shown")
+        assert static_text(banner).rstrip().endswith("scrolls")  # whole at 80 columns
+        assert len(static_text(banner).rstrip()) <= banner.region.width
         assert footer_actions(app) == {"leave_raw"}
         await pilot.press(*"sleep 30", "enter")
         await wait_until(pilot, lambda: "sleep 30" in log.plain_text, "sleep echoed", BOOT)

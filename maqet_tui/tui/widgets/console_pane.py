@@ -249,12 +249,13 @@ class ConsolePane(Vertical):
         name = self.vm["name"] if self.vm else "the guest"
         banner.update(
             Text.assemble(
+                # Short enough for an 80-column pane with a name of 16 characters (it was cut).
                 (" RAW ", "bold reverse"),
-                f"  keys go to {name}'s console — press ",
+                f"  keys go to {name} — ",
                 ("ctrl+]", "bold"),
-                " to leave, ",
+                " leaves · ",
                 ("shift+pgup/pgdn", "bold"),
-                " to scroll back ",
+                " scrolls",
             )
         )
         banner.set_class(event.raw, "-shown")
