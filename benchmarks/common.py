@@ -288,3 +288,17 @@ def run_timed(
             f"{' '.join(argv)} failed ({cp.returncode}): {cp.stderr.decode()[-300:]}"
         )
     return dt, cp
+
+
+def run_alternated(
+    ours: list[str], base: list[str], env: dict[str, str], n: int
+) -> tuple[list[float], list[float]]:
+    """`n` timed runs of each command, taking turns at going first (so a drift in the machine's
+    load falls on both alike); the seconds of ours, then of the baseline."""
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(n):
+        pair = ((ours, a), (base, b)) if i % 2 == 0 else ((base, b), (ours, a))
+        for argv, out in pair:
+            out.append(run_timed(argv, env)[0])
+    return a, b

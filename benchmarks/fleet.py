@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .common import TINY_VM, BenchEnv, Figure, median, pct, run_timed, summary
+from .common import TINY_VM, BenchEnv, Figure, median, pct, run_alternated, run_timed, summary
 from .lab import lab_host
 
 if TYPE_CHECKING:
@@ -37,14 +37,7 @@ def run(env: BenchEnv, quick: bool) -> list[Figure]:
         bare_argv = [*base_argv(spec, paths), "true"]
         run_timed(ours_argv, cli_env)  # warm-up: opens the shared connection, caches bytecode
         run_timed(bare_argv, cli_env)
-        a: list[float] = []
-        b: list[float] = []
-        for i in range(n):
-            pair = (
-                ((ours_argv, a), (bare_argv, b)) if i % 2 == 0 else ((bare_argv, b), (ours_argv, a))
-            )
-            for argv, out in pair:
-                out.append(run_timed(argv, cli_env)[0])
+        a, b = run_alternated(ours_argv, bare_argv, cli_env, n)
         figures = [_ratio("fleet_ls", "remote ls --json (CLI)", a, b, "CLI process")]
         figures += _session(env, spec, paths, bare_argv, cli_env, n * 5, quick)
         return figures

@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from .common import BenchEnv, Figure, median, run_timed, skipped, summary
+from .common import BenchEnv, Figure, median, run_alternated, run_timed, skipped, summary
 
 NAME = "debian-12"
 HIT_RATIO = 1.5
@@ -72,12 +72,7 @@ def run(env: BenchEnv, quick: bool) -> list[Figure]:
     assert b"is up to date" in cp.stderr, cp.stderr
     run_timed(base_argv, cli_env)
     n = 3 if quick else 15
-    a: list[float] = []
-    b: list[float] = []
-    for i in range(n):
-        pair = ((ours_argv, a), (base_argv, b)) if i % 2 == 0 else ((base_argv, b), (ours_argv, a))
-        for argv, out in pair:
-            out.append(run_timed(argv, cli_env)[0])
+    a, b = run_alternated(ours_argv, base_argv, cli_env, n)
     ours, base = median(a) * 1e3, median(b) * 1e3
     hit = Figure(
         "image_build_hit",

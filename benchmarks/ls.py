@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import BenchEnv, Figure, median, run_timed, summary
+from .common import BenchEnv, Figure, median, run_alternated, run_timed, summary
 
 VMS = 1000
 LIMIT_MS = 250.0
@@ -37,12 +37,7 @@ def run(env: BenchEnv, quick: bool) -> list[Figure]:
     rows = json.loads(cp.stdout)
     assert len(rows) == VMS, len(rows)
     run_timed(base_argv, cli_env)
-    a: list[float] = []
-    b: list[float] = []
-    for i in range(n):
-        pair = ((ours_argv, a), (base_argv, b)) if i % 2 == 0 else ((base_argv, b), (ours_argv, a))
-        for argv, out in pair:
-            out.append(run_timed(argv, cli_env)[0])
+    a, b = run_alternated(ours_argv, base_argv, cli_env, n)
     ours, base = median(a) * 1e3, median(b) * 1e3
     return [
         Figure(
