@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from maqet_tui.common.ids import NAME_RULE
+
 if TYPE_CHECKING:
     from maqet_tui.common.paths import Paths
     from maqet_tui.core.manager import Manager
 
 NAME = "the VM's name or id"
-NEW_NAME = "1-63 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
+NEW_NAME = NAME_RULE
 
 
 def manager(args: argparse.Namespace) -> Manager:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
-from maqet_tui.common.ids import looks_like_id
+from maqet_tui.common.ids import NAME_RE, NAME_RULE, looks_like_id
 from maqet_tui.common.sizes import memory_mib
 from maqet_tui.core import net_spec
 from maqet_tui.core.disk_spec import (
@@ -30,7 +30,6 @@ from maqet_tui.core.disk_spec import (
 from maqet_tui.core.guest_spec import GUEST_DEFAULTS, check_guest_keys, seed_args
 from maqet_tui.protocol.launch import AGENT_PORT_ID, QGA_FD, QMP_FD, SERIAL_FD
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ACCELS = ("auto", "kvm", "tcg")
 MAX_MEMORY_MIB = 1024 * 1024
 MAX_CPUS = 256
@@ -104,8 +103,7 @@ AGENT_PORT_NAME = "org.qemu.guest_agent.0"
 def validate_name(name: object) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ConfigError(
-            f"invalid VM name {clip(name)}: use 1-63 ASCII letters, digits, '.', '_' or "
-            "'-', starting with a letter or digit",
+            f"invalid VM name {clip(name)}: use {NAME_RULE}",
             field="name",
         )
     if looks_like_id(name):

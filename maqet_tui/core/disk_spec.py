@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from maqet_tui.common.errors import ConfigError, clip, key_list, top_field
+from maqet_tui.common.ids import NAME_RE
 from maqet_tui.common.sizes import disk_bytes
 
 FORMATS = ("qcow2", "raw")
@@ -23,13 +24,12 @@ SECURITY_MODELS = ("mapped-xattr", "mapped-file", "passthrough", "none")
 DISK_KEYS = {"name", "file", "format", "interface", "media"}
 SHARE_KEYS = {"name", "path", "mount_tag", "security_model", "readonly"}
 TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,31}$")
-STORAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 SCSI_CONTROLLER = ["-device", "virtio-scsi-pci,id=maqet-scsi"]
 
 
 def storage_name(key: str, value: object) -> str:
     """A disk's or share's name: also the file name of a disk created for it, so no path."""
-    if not isinstance(value, str) or not STORAGE_NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise ConfigError(
             f"{key}: {clip(value)} is not a name (1-63 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit)",

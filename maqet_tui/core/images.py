@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from maqet_tui.common.errors import ConfigError, NotFoundError, clip
+from maqet_tui.common.ids import NAME_RE, NAME_RULE
 from maqet_tui.common.paths import Paths
 
 METADATA = "image.json"
@@ -24,7 +24,6 @@ DISK = "disk.qcow2"
 KERNEL = "vmlinuz"
 INITRD = "initrd.img"
 # Image names become directory names: the same rule as VM names, so nothing needs quoting.
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -66,10 +65,9 @@ def images_dir(paths: Paths) -> Path:
 
 def check_name(name: str) -> str:
     """An image name: 1-63 letters, digits, `.`, `_` or `-`, starting with a letter or digit."""
-    if not _NAME.fullmatch(name):
+    if not NAME_RE.fullmatch(name):
         raise ConfigError(
-            f"invalid image name {clip(name)}: use 1-63 ASCII letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit",
+            f"invalid image name {clip(name)}: use {NAME_RULE}",
             field="image",
         )
     return name
@@ -166,7 +164,7 @@ def list_images(paths: Paths) -> list[Image]:
 
 def get_image(paths: Paths, name: str) -> Image:
     """The image called `name`; NotFoundError lists the images there are."""
-    if _NAME.fullmatch(name):
+    if NAME_RE.fullmatch(name):
         image = read_image(images_dir(paths) / name)
         if image is not None:
             return image

@@ -14,14 +14,11 @@ import shlex
 from typing import NamedTuple
 
 from maqet_tui.common.errors import ConfigError, clip
-from maqet_tui.common.ids import looks_like_id
+from maqet_tui.common.ids import NAME_RE, NAME_RULE, looks_like_id
 
 LOCAL = "local"
 """The reserved name of this machine in `ls --all-hosts` and in JSON rows."""
 DEFAULT_COMMAND = ("maqet-tui",)
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-"""A host's name follows the VM name rules (core/config.py's NAME_RE; a unit test keeps the two
-equal), checked here without importing the definition checks."""
 _KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 _MAX = 1024
 
@@ -48,8 +45,7 @@ def _no_control(what: str, value: str) -> None:
 def validate_host_name(name: str) -> str:
     if not NAME_RE.fullmatch(name):
         raise ConfigError(
-            f"invalid host name {clip(name)}: use 1-63 ASCII letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit",
+            f"invalid host name {clip(name)}: use {NAME_RULE}",
             field="name",
         )
     if looks_like_id(name):
