@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from maqet_tui.core.manager import Manager
     from maqet_tui.fleet.remote_vms import RemoteVMs
+    from maqet_tui.tui.screens.main import MainScreen
     from maqet_tui.tui.services.fleet_watch import FleetWatch
     from maqet_tui.tui.services.remote_detail import RemoteDetail
 
@@ -46,7 +47,7 @@ class FleetMixin(_Base):
 
         def require_manager(self) -> Manager: ...
 
-        def refresh_main(self) -> None: ...
+        def live_main(self) -> MainScreen | None: ...
 
     def init_fleet(self) -> None:
         self.fleet = None
@@ -72,10 +73,11 @@ class FleetMixin(_Base):
             raise MaqetError(f"{vm.get('name')} is not a VM of a registered host")
         return self.fleet.backend(host)
 
-    def down_lines(self) -> list[str]:
+    def hosts_down_now(self) -> list[tuple[str, str]]:
+        """(host, its line under the table), by host name."""
         now = time.monotonic()
         return [
-            hostrows.down_line(host, why, at - now)
+            (host, hostrows.down_line(host, why, at - now))
             for host, (why, at) in sorted(self.hosts_down.items())
         ]
 
@@ -99,8 +101,9 @@ class FleetMixin(_Base):
         self.merge_rows()
 
     def _tick_down(self) -> None:
-        if self.hosts_down:
-            self.refresh_main()
+        # Only the line under the table counts down: nothing else changed.
+        if self.hosts_down and (main := self.live_main()):
+            main.show_hosts_down(self.hosts_down_now())
 
     def on_host_rows(self, msg: HostRows) -> None:
         if msg.host not in self.hosts:

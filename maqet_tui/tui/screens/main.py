@@ -170,7 +170,7 @@ class MainScreen(
         self.table.set_guests(self.maqet.guests)
         self.table.show(rows, self.maqet.stats, self.marks)
         self._show_no_match(bool(vms) and not rows)
-        self._show_hosts_down(self.maqet.down_lines())
+        self.show_hosts_down(self.maqet.hosts_down_now())
         if self.want_select and self.table.select_id(self.want_select):
             self.want_select = None
         running = sum(1 for vm in vms.values() if vm.get("status") in QEMU_UP)
@@ -297,14 +297,16 @@ class MainScreen(
             note.update(f"no VM matches '{self.filter_text}'  (esc clears the filter)")
         note.set_class(none, "-shown")
 
-    def _show_hosts_down(self, lines: list[str]) -> None:
+    def show_hosts_down(self, down: list[tuple[str, str]]) -> None:
         """One row per host out of reach, under the table (cut to the width, never wrapped);
         past `HOSTS_DOWN_ROWS` the last row counts and names the rest. Nothing while none is."""
         note = self.query_one("#hostsdown", Static)
-        if len(lines) > HOSTS_DOWN_ROWS:
-            rest = lines[HOSTS_DOWN_ROWS - 1 :]
-            names = ", ".join(line.split(" — ", 1)[0] for line in rest)
-            lines = [*lines[: HOSTS_DOWN_ROWS - 1], f"{len(rest)} more hosts unreachable: {names}"]
+        lines = [line for _host, line in down]
+        if len(down) > HOSTS_DOWN_ROWS:
+            rest = [host for host, _line in down[HOSTS_DOWN_ROWS - 1 :]]
+            lines[HOSTS_DOWN_ROWS - 1 :] = [
+                f"{len(rest)} more hosts unreachable: {', '.join(rest)}"
+            ]
         if lines:
             note.update("\n".join(lines))
         note.set_class(bool(lines), "-shown")
