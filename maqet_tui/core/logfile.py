@@ -26,6 +26,15 @@ def tail(path: Path, limit: int = TAIL_BYTES) -> tuple[str, int]:
     return text, end
 
 
+def cut_to_line(text: str, limit: int = TAIL_BYTES) -> str:
+    """The end of `text` within `limit` characters, from a line start when it had to be cut (a
+    log read whole from elsewhere, shown as its tail)."""
+    if len(text) <= limit:
+        return text
+    text = text[-limit:]
+    return text.split("\n", 1)[1] if "\n" in text else text
+
+
 def read_lines(path: Path, pos: int, limit: int = MAX_CHUNK) -> tuple[str, int]:
     """Complete lines from `pos` (at most `limit` bytes) and the offset after the last one."""
     with open(path, "rb") as f:
@@ -61,10 +70,11 @@ class Follower:
     def step(self) -> tuple[str, bool] | None:
         """(text, reset) when there is something to show (reset: the text replaces what was
         shown), None when nothing changed. OSError when the file cannot be read."""
-        if self.pos is None or size_of(self.path) < self.pos:
+        size = size_of(self.path)
+        if self.pos is None or size < self.pos:
             text, self.pos = tail(self.path, self.tail_bytes)
             return text, True
-        if size_of(self.path) > self.pos:
+        if size > self.pos:
             text, self.pos = read_lines(self.path, self.pos, self.chunk)
             if text:
                 return text, False

@@ -17,8 +17,13 @@ UNKNOWN = "unknown"
 MOVED = ("socket_path", "qemu_pid", "runner_pid")
 
 
+def row_id(host: str, vm_id: str) -> str:
+    """The id a VM of another host has in the table: unique across hosts."""
+    return f"{host}{SEP}{vm_id}"
+
+
 def remote_row(host: str, row: VM) -> VM:
-    vm = {**row, "id": f"{host}{SEP}{row['id']}", "host": host, "remote_id": row["id"]}
+    vm = {**row, "id": row_id(host, row["id"]), "host": host, "remote_id": row["id"]}
     for key in MOVED:
         vm[f"remote_{key}"] = vm.pop(key, None)
         vm[key] = None

@@ -24,7 +24,7 @@ from maqet_tui.fleet.hostspec import HostSpec, remote_command
 from maqet_tui.fleet.link import HostWatch
 from maqet_tui.fleet.remote_vms import RemoteVMs
 from maqet_tui.fleet.ssh import base_argv, close_master
-from maqet_tui.tui.hostrows import SEP, host_of, ident
+from maqet_tui.tui.hostrows import host_of, ident, row_id
 from maqet_tui.tui.messages import HostDown, HostRows, LogChunk, RunnerEvent
 
 VM = dict[str, Any]
@@ -89,7 +89,7 @@ class FleetWatch:
             vm = data.get("vm")
             if not current() or vm is None or vm != watch.following:
                 return  # a VM no longer followed: its last events may still be on the way
-            vm_id = f"{host}{SEP}{vm}"
+            vm_id = row_id(host, str(vm))
             if event == "log":
                 self.post(LogChunk(vm_id, str(data.get("text", "")), bool(data.get("reset"))))
             elif isinstance(stats := data.get("stats"), dict):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from maqet_tui.common.vmstate import LIVE
-from maqet_tui.core.logfile import TAIL_BYTES
+from maqet_tui.core.logfile import cut_to_line
 from maqet_tui.tui.hostrows import host_of, ident
 from maqet_tui.tui.messages import EventsLoaded, LogChunk
 from maqet_tui.tui.ops import error_text
@@ -95,7 +95,7 @@ class RemoteDetail:
         if not (log and self._cannot_follow(vm)):
             return
         try:
-            text = self._backend(vm).log(name)[-TAIL_BYTES:]
+            text = cut_to_line(self._backend(vm).log(name))
         except Exception as exc:
             text = f"the runner log is not readable: {error_text(exc)}\n"
         self._post(LogChunk(shown, text, reset=True))

@@ -21,6 +21,7 @@ from textual.widgets import Input, Label, Static
 
 from maqet_tui.common.errors import MaqetError
 from maqet_tui.common.vmstate import LIVE
+from maqet_tui.core.logfile import cut_to_line
 from maqet_tui.tui import workers
 from maqet_tui.tui.hostrows import ident
 from maqet_tui.tui.messages import ConsoleClosed, ConsoleOpened, ConsoleOutput, ConsoleWriteFailed
@@ -124,8 +125,7 @@ class ConsolePane(Vertical):
         """On a worker thread: the end of the serial log, here or on the VM's host."""
         app = cast("MaqetApp", self.app)
         if vm.get("host"):
-            text = app.remote(vm).log(ident(vm), serial=True)[-HISTORY_BYTES:]
-            return text.split("\n", 1)[1] if len(text) >= HISTORY_BYTES and "\n" in text else text
+            return cut_to_line(app.remote(vm).log(ident(vm), serial=True), HISTORY_BYTES)
         return read_tail(app.require_manager().paths.serial_log(str(vm["id"])))
 
     async def _last_run(self, vm: VM) -> None:

@@ -4,7 +4,7 @@ a VM on another host gets the same samples relayed by its host's agent (`follow`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -13,6 +13,9 @@ from textual.widgets import Sparkline, Static
 from maqet_tui.common.vmstate import LIVE
 from maqet_tui.tui.services.history import StatsHistory
 from maqet_tui.tui.vmview import fmt_bytes, fmt_cpu
+
+if TYPE_CHECKING:
+    from maqet_tui.tui.app import MaqetApp
 
 Sample = dict[str, Any]
 
@@ -65,8 +68,7 @@ class StatsPane(VerticalScroll):
             self.show(self.vm, history.samples(str(self.vm["id"]) if self.vm else None))
 
     def _relayed(self, vm: dict[str, Any]) -> bool:
-        relays = getattr(self.app, "relays", None)
-        return bool(relays(vm)) if callable(relays) else True
+        return cast("MaqetApp", self.app).relays(vm)
 
     def show(self, vm: dict[str, Any] | None, samples: list[Sample]) -> None:
         """Plot `samples` of `vm` (all of them: the pane is shown afresh on each change)."""
