@@ -127,7 +127,7 @@ class RunnerAPI:
 
     def _guest_state(self) -> dict[str, Any]:
         if self.r.guest is None:  # no agent channel: the guest modules are not even loaded
-            return {"agent": False, "ips": [], "hostname": None, "os": None}
+            return proto.no_guest()
         return dict(self.r.guest.state)
 
     def _require_live(self) -> None:

@@ -24,7 +24,7 @@ from .guest_agent_link import (
     AgentReplyTooLarge,
     AgentTimeout,
 )
-from .guest_watch import CALL_TIMEOUT, no_guest
+from .guest_watch import CALL_TIMEOUT
 from .ipc_server import RequestError
 
 if TYPE_CHECKING:
@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 POLL_FIRST = 0.05  # a short command is usually done by the first or second status poll
 POLL_MAX = 0.5
 MAX_ARGS = 1024
-
-
-def guest_state(watch: GuestWatch | None) -> dict[str, Any]:
-    return dict(watch.state) if watch is not None else no_guest()
 
 
 def _exec_params(params: dict[str, Any]) -> tuple[str, list[str], str | None, float]:

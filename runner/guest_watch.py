@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maqet_tui.protocol.launch import AGENT_PORT_ID
+from maqet_tui.protocol.wire import no_guest
 
 from .guest_agent_link import AgentClosed, AgentError, AgentFailure, GuestAgentLink
 
@@ -33,11 +34,6 @@ def poll_interval() -> float:
     except ValueError:
         return POLL
     return value if 0.05 <= value <= 3600 else POLL
-
-
-def no_guest() -> dict[str, Any]:
-    """The `guest` object of a VM whose agent is not connected (or that has none)."""
-    return {"agent": False, "ips": [], "hostname": None, "os": None}
 
 
 def addresses(interfaces: object) -> list[str]:

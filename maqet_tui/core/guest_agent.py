@@ -19,27 +19,23 @@ from maqet_tui.core import ipc_client
 from maqet_tui.protocol import wire as proto
 
 
-def no_guest() -> dict[str, Any]:
-    return {"agent": False, "ips": [], "hostname": None, "os": None}
-
-
 def guest_info(vm: dict[str, Any], timeout: float = proto.GUEST_QUERY_TIMEOUT) -> dict[str, Any]:
     """`{agent, ips, hostname, os}` for a VM as `show --json` prints it (`vm` from Manager.get)."""
     if not (vm.get("config") or {}).get("agent"):
-        return no_guest()
+        return proto.no_guest()
     if vm.get("status") not in QEMU_UP or not vm.get("socket_path"):
-        return no_guest()
+        return proto.no_guest()
     try:
         answer = ipc_client.call(str(vm["socket_path"]), "guest", timeout=timeout)
     except (IPCError, OSError, ValueError):
-        return no_guest()
+        return proto.no_guest()
     return _checked(answer)
 
 
 def _checked(answer: object) -> dict[str, Any]:
     """The runner's answer, kept to the documented shape whatever it holds."""
     if not isinstance(answer, dict):
-        return no_guest()
+        return proto.no_guest()
     ips = answer.get("ips")
     host, os_ = answer.get("hostname"), answer.get("os")
     return {

@@ -78,6 +78,12 @@ UNREACHABLE = (NOT_RUNNING, CLOSED, TIMEOUT, IPC_ERROR, UNRESPONSIVE)
 """Codes that mean the runner could not be reached, as opposed to an answer that says no."""
 
 
+def no_guest() -> dict[str, Any]:
+    """The `guest` object of a VM whose agent is not connected, or that has none (the runner
+    answers it, the CLI prints it)."""
+    return {"agent": False, "ips": [], "hostname": None, "os": None}
+
+
 def encode(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 

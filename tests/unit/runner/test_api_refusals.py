@@ -33,3 +33,9 @@ async def test_a_runner_whose_qemu_is_not_up_says_not_running_with_the_status(
         await api.handle(cast(Connection, None), method, params)
     assert info.value.code == proto.NOT_RUNNING
     assert str(info.value) == f"VM 't1' is not running (status: {status})"
+
+
+async def test_a_vm_without_an_agent_channel_answers_the_empty_guest() -> None:
+    runner = SimpleNamespace(name="t1", status="running", console=None, guest=None)
+    api = RunnerAPI(cast(Any, runner))
+    assert await api.handle(cast(Connection, None), "guest", {}) == proto.no_guest()
