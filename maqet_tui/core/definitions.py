@@ -3,7 +3,6 @@ a VM back to that format."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from maqet_tui.core.config import VMConfig, validate_name
 from maqet_tui.core.disk_spec import check_size
 from maqet_tui.core.disks import create_disk
 from maqet_tui.core.manager import Manager
-from maqet_tui.store import models as store
 
 
 def add_from_files(
@@ -72,10 +70,9 @@ def add_with_disks(
             disks.insert(len(disks) if d.slot is None else d.slot, entry)
         return manager.set_config(vm["id"], {"disks": disks})
     except MaqetError:  # the add changes nothing: no row, no disk, no directory of its own
-        store.delete_vm(vm["id"])
         for path in created:
             path.unlink(missing_ok=True)
-        shutil.rmtree(manager.paths.vm_dir(vm["id"]), ignore_errors=True)  # a fresh id: ours
+        manager.discard_new(vm["id"])
         raise
 
 

@@ -10,7 +10,6 @@ or the seed cannot be made, the VM is not defined.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -139,6 +138,5 @@ def add_from_image(
             {"disks": [disk], "seed": cfg["seed"], "mac": net_spec.derive_mac(vm["id"])},
         )
     except BaseException:
-        store.delete_vm(vm["id"])
-        shutil.rmtree(vm_dir, ignore_errors=True)
+        manager.discard_new(vm["id"])
         raise

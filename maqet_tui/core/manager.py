@@ -93,6 +93,13 @@ class Manager:
         store.open_db(self.paths.db)
         return store.insert_vm(name, cfg.to_dict()).to_dict()
 
+    def discard_new(self, vm_id: str) -> None:
+        """Undo an add that failed half-way (a disk or seed could not be made): its row and its
+        own directory go. Only for an id just made by `add`, so the directory holds nothing
+        else; files made elsewhere are the caller's to remove."""
+        store.delete_vm(vm_id)
+        shutil.rmtree(self.paths.vm_dir(vm_id), ignore_errors=True)
+
     def set_config(self, ident: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Change a stopped VM's definition; the merged result is validated as a whole.
 
